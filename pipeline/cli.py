@@ -1,0 +1,195 @@
+"""The `posemoe` command line. Each command is a thin wrapper over a library function.
+
+User errors (`PoseMoEError`) become one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from posemoe.errors import PoseMoEError
+
+app = typer.Typer(
+    name="posemoe",
+    help="3D human poses from video with PoseMoE: train and evaluate the lifting network on Human3.6M.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+H36M_ENV = "POSEMOE_H36M"  # folder holding data_3d_h36m*.npz (and optionally cameras.json)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code)
+
+
+def _default_data_3d() -> Path | None:
+    folder = os.environ.get(H36M_ENV)
+    if not folder:
+        return None
+    for name in ("data_3d_h36m.npz", "data_3d_h36m_17j.npz"):
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    return None
+
+
+def _resolve_data_3d(data_3d: Optional[Path]) -> Path:
+    path = data_3d or _default_data_3d()
+    if path is None:
+        _fail(f"no 3D data given: pass --data-3d PATH (a VideoPose3D-layout data_3d_h36m.npz) or set {H36M_ENV}")
+    return path
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """`["dim=128", "entangled=true"]` -> typed PoseMoEConfig overrides."""
+    from dataclasses import fields
+
+    from posemoe.model import PoseMoEConfig
+
+    types = {f.name: f.type for f in fields(PoseMoEConfig)}
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in types:
+            raise PoseMoEError(f"--set {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(types)}")
+        kind = types[key]
+        try:
+            if kind in ("bool", bool):
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(value)
+                out[key] = value.lower() in ("true", "1")
+            else:
+                out[key] = {"int": int, "float": float}.get(str(kind), str)(value)
+        except ValueError:
+            raise PoseMoEError(f"--set {item!r}: {value!r} is not a valid {kind}") from None
+    return out
+
+
+@app.command()
+def info(
+    preset_name: Optional[str] = typer.Option(None, "--preset", help="Show one preset only, e.g. small-81."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Describe a checkpoint file instead."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Parameters and FLOPs per frame of every PoseMoE preset (and its entangled ablation)."""
+    from pipeline.info import checkpoint_summary, preset_table
+
+    try:
+        if checkpoint is not None:
+            summary = checkpoint_summary(checkpoint)
+            typer.echo(json.dumps(summary, indent=2) if as_json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
+            return
+        rows = preset_table(preset_name)
+    except PoseMoEError as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{'preset':<11} {'variant':<10} {'frames':>6} {'params':>9} {'MFLOPs/frame':>13}")
+    for r in rows:
+        typer.echo(f"{r['preset']:<11} {r['variant']:<10} {r['frames']:>6} {r['params'] / 1e6:>8.2f}M "
+                   f"{r['flops_per_frame'] / 1e6:>13.1f}")
+    typer.echo("FLOPs count multiplies and adds separately (torch FLOP counter, batch of one, divided by frames).")
+
+
+@app.command()
+def train(
+    data_3d: Optional[Path] = typer.Option(None, "--data-3d", help=f"VideoPose3D-layout 3D file (positions_3d). Default: ${H36M_ENV}/data_3d_h36m*.npz."),
+    out: Path = typer.Option(Path("runs/posemoe"), "--out", "-o", help="Output folder (checkpoints, log.jsonl)."),
+    data_2d: Optional[Path] = typer.Option(None, "--data-2d", help="Optional VideoPose3D-layout 2D file (pixels); default projects the 3D through the cameras."),
+    cameras: Optional[Path] = typer.Option(None, "--cameras", help="Camera calibration JSON; default: the packaged Human3.6M calibration."),
+    preset_name: str = typer.Option("small-27", "--preset", help="Model preset: small|base - 27|81|243."),
+    entangled: bool = typer.Option(False, "--entangled", help="Train the entangled ablation instead of PoseMoE."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a model config field, e.g. --set experts=4 --set dim=128 (repeatable)."),
+    confidence: bool = typer.Option(False, "--confidence", help="Add a 2D confidence input channel."),
+    epochs: int = typer.Option(20, min=1, help="Epochs."),
+    steps_per_epoch: Optional[int] = typer.Option(None, min=1, help="Cap each epoch at this many steps (random subset of clips)."),
+    batch_size: int = typer.Option(32, min=1, help="Clips per step (per process)."),
+    lr: float = typer.Option(5e-4, help="Peak learning rate (AdamW, warm-up then cosine)."),
+    weight_decay: float = typer.Option(0.01, help="AdamW weight decay."),
+    warmup_steps: int = typer.Option(200, min=0, help="Linear warm-up steps."),
+    stride: Optional[int] = typer.Option(None, min=1, help="Training clip stride; default frames // 3."),
+    noise_px: float = typer.Option(0.0, min=0.0, help="Gaussian 2D noise (pixels) for augmentation."),
+    joint_dropout: float = typer.Option(0.0, min=0.0, max=1.0, help="Probability of dropping a 2D joint."),
+    no_flip: bool = typer.Option(False, "--no-flip", help="Disable horizontal flip augmentation."),
+    val_clips: int = typer.Option(256, min=0, help="Validation clips (S9/S11) per epoch; 0 disables validation."),
+    max_minutes: Optional[float] = typer.Option(None, min=0.0, help="Stop at the first epoch end after this many minutes."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.pt."),
+    seed: int = typer.Option(0, help="Random seed."),
+    workers: int = typer.Option(0, min=0, help="DataLoader worker processes."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ...; default cuda if available."),
+    no_amp: bool = typer.Option(False, "--no-amp", help="Disable bf16 mixed precision on GPU."),
+) -> None:
+    """Train PoseMoE on Human3.6M (train S1 S5 S6 S7 S8, validate on S9 S11).
+
+    Under `torchrun --nproc-per-node N -m pipeline.cli train ...` it trains with DDP.
+    """
+    from posemoe.train import TrainConfig, train as run_train
+
+    try:
+        model_overrides = parse_overrides(overrides)
+    except PoseMoEError as e:
+        _fail(str(e))
+    if entangled:
+        model_overrides["entangled"] = True
+    tc = TrainConfig(
+        data_3d=str(_resolve_data_3d(data_3d)), out=str(out), data_2d=str(data_2d) if data_2d else None,
+        cameras=str(cameras) if cameras else None, preset=preset_name,
+        model_overrides=model_overrides, confidence=confidence, epochs=epochs,
+        steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        warmup_steps=warmup_steps, stride=stride, flip=not no_flip, noise_px=noise_px,
+        joint_dropout=joint_dropout, val_clips=val_clips, max_minutes=max_minutes, resume=resume, seed=seed,
+        workers=workers, device=device, amp=not no_amp)
+    try:
+        summary = run_train(tc, command=["posemoe", *sys.argv[1:]])
+    except PoseMoEError as e:
+        _fail(str(e))
+    if int(os.environ.get("RANK", "0")) == 0:
+        typer.echo(json.dumps(summary))
+
+
+@app.command("eval")
+def evaluate(
+    checkpoint: Path = typer.Argument(..., help="Checkpoint to evaluate (best.pt, last.pt or a shipped .pt)."),
+    data_3d: Optional[Path] = typer.Option(None, "--data-3d", help=f"VideoPose3D-layout 3D file. Default: ${H36M_ENV}/data_3d_h36m*.npz."),
+    data_2d: Optional[Path] = typer.Option(None, "--data-2d", help="Optional 2D file (pixels), e.g. detector outputs."),
+    cameras: Optional[Path] = typer.Option(None, "--cameras", help="Camera calibration JSON; default: packaged."),
+    subjects: str = typer.Option("S9,S11", help="Comma-separated test subjects."),
+    no_flip: bool = typer.Option(False, "--no-flip", help="Disable test-time flip augmentation."),
+    stride: Optional[int] = typer.Option(None, min=1, help="Window stride; default the model's window (no overlap)."),
+    batch_size: int = typer.Option(64, min=1, help="Windows per forward pass."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda; default cuda if available."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the full report as JSON here."),
+) -> None:
+    """Human3.6M protocols 1 and 2 (MPJPE, P-MPJPE, plus N-MPJPE, MPJVE, PCK, AUC) per action."""
+    from posemoe.evaluate import EvalConfig, evaluate as run_eval, format_table
+
+    ec = EvalConfig(checkpoint=str(checkpoint), data_3d=str(_resolve_data_3d(data_3d)),
+                    data_2d=str(data_2d) if data_2d else None, cameras=str(cameras) if cameras else None,
+                    subjects=tuple(s.strip() for s in subjects.split(",") if s.strip()), flip=not no_flip,
+                    stride=stride, batch_size=batch_size, device=device)
+    try:
+        report = run_eval(ec)
+        if json_out is not None:
+            from posemoe.evaluate import write_json
+
+            write_json(report, json_out)
+    except PoseMoEError as e:
+        _fail(str(e))
+    typer.echo(format_table(report))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

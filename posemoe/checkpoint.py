@@ -1,0 +1,115 @@
+"""Self-describing PoseMoE checkpoints: save, and rebuild the model from the file alone.
+
+A checkpoint is a dict saved with `torch.save`:
+
+    format   "posemoe-checkpoint-v1"
+    model    the model's state_dict
+    config   PoseMoEConfig as a dict (rebuilds the architecture)
+    joints   "h36m17": the joint layout of inputs and outputs (posemoe.skeleton)
+    input    how 2D inputs are encoded (screen normalisation, channels)
+    output   what the network returns (units and axes)
+    metrics  evaluation figures recorded at save time (may be empty)
+    train    the training configuration, the command line, the code revision, epoch and step
+    state    optional: optimiser / scheduler / RNG state for `--resume` (dropped by `export`)
+
+Only plain Python types and tensors are stored, so it loads with `weights_only=True`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from posemoe.errors import PoseMoEError
+from posemoe.model import PoseMoE, PoseMoEConfig
+
+FORMAT = "posemoe-checkpoint-v1"
+JOINTS = "h36m17"
+INPUT_NORMALISATION = "screen: u = x / w * 2 - 1, v = y / w * 2 - h / w (pixels x, y; image size w, h)"
+OUTPUT_DESCRIPTION = "root-relative 3D joints in camera axes (x right, y down, z forward), metres"
+
+
+def input_spec(cfg: PoseMoEConfig) -> dict[str, Any]:
+    channels = ["u", "v", "confidence"][: cfg.in_channels]
+    return {"normalisation": INPUT_NORMALISATION, "channels": channels, "frames": cfg.frames}
+
+
+def code_revision() -> str:
+    """The git revision of the posemoe source tree, or 'unknown' outside a checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def make_checkpoint(model: PoseMoE, *, metrics: dict | None = None, train: dict | None = None,
+                    state: dict | None = None) -> dict[str, Any]:
+    raw = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    ckpt = {
+        "format": FORMAT,
+        "model": {k: v.detach().cpu() for k, v in raw.state_dict().items()},
+        "config": raw.cfg.to_dict(),
+        "joints": JOINTS,
+        "input": input_spec(raw.cfg),
+        "output": OUTPUT_DESCRIPTION,
+        "metrics": metrics or {},
+        "train": train or {},
+    }
+    if state is not None:
+        ckpt["state"] = state
+    return ckpt
+
+
+def save_checkpoint(ckpt: dict[str, Any], path: str | Path) -> Path:
+    """Write atomically: a temporary file in the same folder, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load and validate a checkpoint dict (no model is built)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PoseMoEError(f"{path}: checkpoint file not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for a corrupt or foreign file
+        raise PoseMoEError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        found = ckpt.get("format", f"keys {sorted(ckpt)[:6]}") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise PoseMoEError(f"{path}: expected a posemoe checkpoint (format {FORMAT!r}), found {found}")
+    if ckpt.get("joints") != JOINTS:
+        raise PoseMoEError(f"{path}: expected joint layout {JOINTS!r}, found {ckpt.get('joints')!r}")
+    return ckpt
+
+
+def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu",
+                    frames: int | None = None) -> tuple[PoseMoE, dict[str, Any]]:
+    """Rebuild the model from a checkpoint file alone; returns (model in eval mode, checkpoint).
+
+    `frames`, when given, is the window length the caller needs: a checkpoint made for another
+    window is refused with a one-line error.
+    """
+    ckpt = read_checkpoint(path)
+    cfg = PoseMoEConfig.from_dict(ckpt["config"])
+    if frames is not None and cfg.frames != frames:
+        raise PoseMoEError(f"{path}: expected a model with a {frames}-frame window, found {cfg.frames} frames")
+    model = PoseMoE(cfg)
+    missing, unexpected = model.load_state_dict(ckpt["model"], strict=False)
+    if missing or unexpected:
+        raise PoseMoEError(f"{path}: weights do not match the stored config "
+                           f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
+    return model.to(device).eval(), ckpt

@@ -1,0 +1,148 @@
+"""Human3.6M evaluation: protocol 1 (MPJPE) and protocol 2 (P-MPJPE), per action.
+
+Conventions (the field's, see the project's architecture note): test subjects S9 and S11, all
+four cameras, every frame of every sequence through sliding windows, test-time flip on by
+default. Errors are in millimetres on root-relative poses (pelvis subtracted from prediction and
+ground truth). An action's figure pools all its frames over subjects, cameras and numbered
+repeats ("Directions", "Directions 1"); the headline figure is the mean over the actions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from posemoe.camera import load_h36m_cameras
+from posemoe.checkpoint import load_checkpoint
+from posemoe.data import TEST_SUBJECTS, action_base_name, build_sequences, load_positions_2d, load_positions_3d
+from posemoe.errors import PoseMoEError
+from posemoe.lifter import lift_normalized
+from posemoe.metrics import auc, mpjpe_per_frame, mpjve, n_mpjpe_per_frame, p_mpjpe_per_frame, pck
+
+METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck150", "auc")
+LABELS = {"mpjpe": "MPJPE (P1)", "p_mpjpe": "P-MPJPE (P2)", "n_mpjpe": "N-MPJPE", "mpjve": "MPJVE",
+          "pck150": "PCK@150", "auc": "AUC"}
+
+
+@dataclass
+class EvalConfig:
+    checkpoint: str
+    data_3d: str
+    data_2d: str | None = None  # detector 2D (pixels) instead of projected ground truth
+    cameras: str | None = None  # None = packaged Human3.6M calibration
+    subjects: tuple[str, ...] = TEST_SUBJECTS
+    flip: bool = True  # test-time flip augmentation
+    stride: int | None = None  # window stride; None = the model's window (each frame predicted once)
+    batch_size: int = 64
+    device: str | None = None
+    max_sequences: int | None = None  # evaluate only the first N sequences (quick checks)
+
+
+class _Pool:
+    """Accumulates per-frame errors of one action (or of everything)."""
+
+    def __init__(self) -> None:
+        self.sums = dict.fromkeys(METRICS, 0.0)
+        self.frames = 0
+        self.vel_frames = 0
+
+    def add(self, pred_mm: np.ndarray, gt_mm: np.ndarray) -> None:
+        n = len(pred_mm)
+        self.sums["mpjpe"] += float(mpjpe_per_frame(pred_mm, gt_mm).sum())
+        self.sums["p_mpjpe"] += float(p_mpjpe_per_frame(pred_mm, gt_mm).sum())
+        self.sums["n_mpjpe"] += float(n_mpjpe_per_frame(pred_mm, gt_mm).sum())
+        self.sums["pck150"] += pck(pred_mm, gt_mm, 150.0) * n
+        self.sums["auc"] += auc(pred_mm, gt_mm, 150.0) * n
+        if n >= 2:
+            self.sums["mpjve"] += mpjve(pred_mm, gt_mm) * (n - 1)
+            self.vel_frames += n - 1
+        self.frames += n
+
+    def result(self) -> dict[str, float]:
+        out = {k: self.sums[k] / max(self.frames, 1) for k in METRICS if k != "mpjve"}
+        out["mpjve"] = self.sums["mpjve"] / max(self.vel_frames, 1)
+        out["pck150"] *= 100.0
+        out["auc"] *= 100.0
+        return {**{k: round(out[k], 2) for k in METRICS}, "frames": self.frames}
+
+
+def evaluate(ec: EvalConfig, progress: bool = True) -> dict:
+    """Run the evaluation and return the report (per action, average over actions, settings)."""
+    device = torch.device(ec.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model, ckpt = load_checkpoint(ec.checkpoint, device=device)
+    positions_3d = load_positions_3d(ec.data_3d)
+    positions_2d = load_positions_2d(ec.data_2d) if ec.data_2d else None
+    cameras = load_h36m_cameras(ec.cameras)
+    sequences = build_sequences(positions_3d, cameras, ec.subjects, positions_2d=positions_2d)
+    if not sequences:
+        raise PoseMoEError(f"{ec.data_3d}: no sequences for subjects {list(ec.subjects)}")
+    if ec.max_sequences:
+        sequences = sequences[: ec.max_sequences]
+    want_c = model.cfg.in_channels
+    pools: dict[str, _Pool] = {}
+    t0 = time.time()
+    total_frames = sum(len(s.pose2d) for s in sequences)
+    bar = tqdm(total=total_frames, unit="frame", desc="eval", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    for seq in sequences:
+        x = seq.pose2d
+        if want_c == 3 and x.shape[-1] == 2:
+            x = np.concatenate([x, np.ones_like(x[..., :1])], axis=-1)
+        elif want_c == 2 and x.shape[-1] == 3:
+            x = x[..., :2]
+        pred = lift_normalized(model, x, stride=ec.stride, flip=ec.flip, batch_size=ec.batch_size, device=device)
+        pred_mm = (pred - pred[:, :1]).astype(np.float64) * 1000.0
+        gt_mm = (seq.pose3d - seq.pose3d[:, :1]).astype(np.float64) * 1000.0
+        pools.setdefault(action_base_name(seq.action), _Pool()).add(pred_mm, gt_mm)
+        bar.update(len(x))
+    bar.close()
+    seconds = time.time() - t0
+    per_action = {a: pools[a].result() for a in sorted(pools)}
+    average = {k: round(float(np.mean([r[k] for r in per_action.values()])), 2) for k in METRICS}
+    return {
+        "checkpoint": ec.checkpoint,
+        "model": {"config": ckpt["config"], "revision": ckpt.get("train", {}).get("revision")},
+        "settings": {**asdict(ec), "subjects": list(ec.subjects), "cameras_used": sorted({s.camera for s in sequences}),
+                     "two_d": "detections" if ec.data_2d else "ground truth projected through the cameras",
+                     "stride": ec.stride or model.frames, "window": model.frames},
+        "units": {"mpjpe": "mm", "p_mpjpe": "mm", "n_mpjpe": "mm", "mpjve": "mm/frame", "pck150": "%", "auc": "%"},
+        "per_action": per_action,
+        "average_over_actions": average,
+        "sequences": len(sequences),
+        "frames": total_frames,
+        "seconds": round(seconds, 1),
+        "frames_per_s": round(total_frames / max(seconds, 1e-9), 1),
+    }
+
+
+def format_table(report: dict) -> str:
+    """The report as a fixed-width table, actions as rows."""
+    head = f"{'action':<14}" + "".join(f"{LABELS[k]:>14}" for k in METRICS) + f"{'frames':>9}"
+    lines = [head, "-" * len(head)]
+    for action, r in report["per_action"].items():
+        lines.append(f"{action:<14}" + "".join(f"{r[k]:>14.2f}" for k in METRICS) + f"{r['frames']:>9}")
+    lines.append("-" * len(head))
+    avg = report["average_over_actions"]
+    lines.append(f"{'average':<14}" + "".join(f"{avg[k]:>14.2f}" for k in METRICS) + f"{report['frames']:>9}")
+    s = report["settings"]
+    lines.append(f"mm (PCK, AUC in %); subjects {','.join(s['subjects'])}; cameras {len(s['cameras_used'])}; "
+                 f"window {s['window']}, stride {s['stride']}; flip {'on' if s['flip'] else 'off'}; "
+                 f"2D: {s['two_d']}; {report['frames']} frames in {report['seconds']} s")
+    return "\n".join(lines)
+
+
+def write_json(report: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2))
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,131 @@
+"""`Lifter`: 2D keypoint sequences of any length in pixels -> 3D poses in metres.
+
+The network sees fixed windows of `model.frames` frames. A sequence is cut into windows that
+start every `stride` frames; the last window and sequences shorter than one window are padded
+by repeating the edge frame. Where windows overlap, each frame's predictions are blended with
+weights that fall to a small value at the window's ends, so that no seam shows between windows.
+Test-time flip (mirror the input, predict, mirror back, average) is on by default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from posemoe.camera import normalize_screen
+from posemoe.checkpoint import load_checkpoint
+from posemoe.errors import PoseMoEError
+from posemoe.model import PoseMoE
+from posemoe.skeleton import H36M17, flip_pose
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "posemoe-default.pt"
+
+
+def window_starts(n: int, frames: int, stride: int) -> list[int]:
+    """Start frames of windows of `frames` frames, `stride` apart, covering [0, n). The last
+    window is moved back to end at n when n >= frames, so only sequences shorter than one
+    window need padding."""
+    if n <= frames:
+        return [0]
+    starts = list(range(0, n - frames + 1, stride))
+    if starts[-1] + frames < n:
+        starts.append(n - frames)
+    return starts
+
+
+def blend_weights(frames: int, overlap: bool) -> np.ndarray:
+    """Per-frame weights of one window (frames,): flat without overlap, else a raised ramp
+    (Hann-like, never 0) so that overlapping windows cross-fade."""
+    if not overlap:
+        return np.ones(frames, dtype=np.float64)
+    ramp = np.sin(np.pi * (np.arange(frames) + 0.5) / frames)  # (0, 1]
+    return 1e-3 + ramp
+
+
+@torch.no_grad()
+def lift_normalized(model: PoseMoE, x: np.ndarray, *, stride: int | None = None, flip: bool = True,
+                    batch_size: int = 64, device: str | torch.device | None = None) -> np.ndarray:
+    """Run `model` over a whole sequence of screen-normalised inputs.
+
+    x: (N, J, C) with C = model.cfg.in_channels. Returns (N, J, 3) float32 metres.
+    stride: window step; default `model.frames` (no overlap, each frame predicted once). Smaller
+    strides overlap windows and blend them.
+    """
+    frames = model.frames
+    stride = stride or frames
+    if not 1 <= stride <= frames:
+        raise PoseMoEError(f"stride must be between 1 and the window length {frames}, got {stride}")
+    n = x.shape[0]
+    device = device or next(model.parameters()).device
+    starts = window_starts(n, frames, stride)
+    idx = np.minimum(np.arange(frames)[None, :] + np.asarray(starts)[:, None], n - 1)  # (W, T) edge padding
+    windows = torch.from_numpy(np.ascontiguousarray(x[idx], dtype=np.float32))  # (W, T, J, C)
+    outs = []
+    for i in range(0, len(windows), batch_size):
+        batch = windows[i:i + batch_size].to(device)
+        pred = model(batch).pose3d
+        if flip:
+            pred_f = model(flip_pose(batch, H36M17)).pose3d
+            pred = 0.5 * (pred + flip_pose(pred_f, H36M17))
+        outs.append(pred.float().cpu())
+    preds = torch.cat(outs).numpy().astype(np.float64)  # (W, T, J, 3)
+    w = blend_weights(frames, overlap=stride < frames)
+    acc = np.zeros((n, preds.shape[2], 3))
+    wsum = np.zeros(n)
+    for k, s in enumerate(starts):
+        m = min(frames, n - s)  # frames of this window that are real, not padding
+        acc[s:s + m] += preds[k, :m] * w[:m, None, None]
+        wsum[s:s + m] += w[:m]
+    return (acc / wsum[:, None, None]).astype(np.float32)
+
+
+class Lifter:
+    """Lift 2D keypoints (pixels, Human3.6M joint order) to root-relative 3D poses (metres).
+
+    >>> lifter = Lifter.from_checkpoint("weights/posemoe-default.pt")
+    >>> pose3d = lifter(keypoints, image_size=(1920, 1080))  # (T, 17, 2|3) -> (T, 17, 3)
+    """
+
+    def __init__(self, model: PoseMoE, checkpoint: dict | None = None, *, flip: bool = True,
+                 overlap: float = 0.5, batch_size: int = 64) -> None:
+        self.model = model.eval()
+        self.checkpoint = checkpoint or {}
+        self.flip = flip
+        self.stride = max(1, int(round(model.frames * (1.0 - overlap))))
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None = None, *, device: str = "cpu", **kwargs) -> "Lifter":
+        """Load a checkpoint; `None` means the shipped default weights in `weights/`."""
+        if path is None:
+            path = DEFAULT_WEIGHTS
+            if not path.is_file():
+                raise PoseMoEError(f"{path}: no shipped default weights yet; pass a checkpoint "
+                                   "path (train one with `posemoe train`)")
+        model, ckpt = load_checkpoint(path, device=device)
+        return cls(model, ckpt, **kwargs)
+
+    @property
+    def frames(self) -> int:
+        return self.model.frames
+
+    def __call__(self, keypoints: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+        kp = np.asarray(keypoints, dtype=np.float32)
+        j = self.model.cfg.num_joints
+        if kp.ndim != 3 or kp.shape[1] != j or kp.shape[2] not in (2, 3) or kp.shape[0] < 1:
+            raise PoseMoEError(f"keypoints: expected shape (T, {j}, 2) or (T, {j}, 3) with T >= 1 "
+                               f"(pixels, Human3.6M order), got {kp.shape}")
+        w, h = image_size
+        if w <= 0 or h <= 0:
+            raise PoseMoEError(f"image_size: expected positive (width, height) in pixels, got {image_size}")
+        if not np.isfinite(kp).all():
+            raise PoseMoEError("keypoints: found NaN or infinite values; fill or drop missing frames first")
+        x = normalize_screen(kp, w, h)
+        want = self.model.cfg.in_channels
+        if want == 3 and x.shape[2] == 2:
+            x = np.concatenate([x, np.ones_like(x[..., :1])], axis=-1)  # no confidence given: trust all
+        elif want == 2 and x.shape[2] == 3:
+            x = x[..., :2]
+        return lift_normalized(self.model, x, stride=self.stride, flip=self.flip, batch_size=self.batch_size)

@@ -1,0 +1,189 @@
+"""Joint layouts (skeletons) and conversions between them.
+
+Two layouts are used: ``H36M17`` (the 17 Human3.6M evaluation joints, the layout the lifting
+network works in) and ``COCO17`` (the layout of common 2D keypoint detectors). Helpers convert
+the 32-joint Human3.6M layout and COCO keypoints to ``H36M17`` and mirror poses left/right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from posemoe.errors import PoseMoEError
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A named joint layout: joint names, parent of each joint, left and right joint sets."""
+
+    name: str
+    joint_names: tuple[str, ...]
+    parents: tuple[int, ...]  # -1 for the root
+    joints_left: tuple[int, ...]
+    joints_right: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        j = len(self.joint_names)
+        if len(self.parents) != j:
+            raise PoseMoEError(
+                f"skeleton {self.name!r}: expected {j} parents (one per joint), found {len(self.parents)}"
+            )
+        if len(self.joints_left) != len(self.joints_right):
+            raise PoseMoEError(
+                f"skeleton {self.name!r}: expected as many left as right joints, "
+                f"found {len(self.joints_left)} left and {len(self.joints_right)} right"
+            )
+        paired = set(self.joints_left) | set(self.joints_right)
+        if len(paired) != 2 * len(self.joints_left) or not all(0 <= i < j for i in paired):
+            raise PoseMoEError(
+                f"skeleton {self.name!r}: expected distinct left/right joint indices in [0, {j}), "
+                f"found left {self.joints_left} right {self.joints_right}"
+            )
+
+    @property
+    def num_joints(self) -> int:
+        """Number of joints J."""
+        return len(self.joint_names)
+
+    @property
+    def flip_permutation(self) -> np.ndarray:
+        """(J,) int array: index i -> its left/right partner (itself for centre joints)."""
+        perm = np.arange(self.num_joints, dtype=np.int64)
+        for left, right in zip(self.joints_left, self.joints_right):
+            perm[left] = right
+            perm[right] = left
+        return perm
+
+    def bones(self) -> list[tuple[int, int]]:
+        """(child, parent) pairs, one per non-root joint."""
+        return [(i, p) for i, p in enumerate(self.parents) if p >= 0]
+
+
+H36M17 = Skeleton(
+    name="h36m17",
+    joint_names=(
+        "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+        "spine", "thorax", "neck_nose", "head", "left_shoulder", "left_elbow", "left_wrist",
+        "right_shoulder", "right_elbow", "right_wrist",
+    ),
+    parents=(-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
+    joints_left=(4, 5, 6, 11, 12, 13),
+    joints_right=(1, 2, 3, 14, 15, 16),
+)
+
+COCO17 = Skeleton(
+    name="coco17",
+    joint_names=(
+        "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+        "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+        "left_knee", "right_knee", "left_ankle", "right_ankle",
+    ),
+    # rooted at the nose: face joints hang off the nose, shoulders off the nose, hips off the
+    # shoulder on the same side, limbs down the chain
+    parents=(-1, 0, 0, 1, 2, 0, 0, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14),
+    joints_left=(1, 3, 5, 7, 9, 11, 13, 15),
+    joints_right=(2, 4, 6, 8, 10, 12, 14, 16),
+)
+
+_SKELETONS: dict[str, Skeleton] = {s.name: s for s in (H36M17, COCO17)}
+
+# indices of the 17 evaluation joints inside the 32-joint Human3.6M layout
+H36M32_TO_17: tuple[int, ...] = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
+
+
+def get_skeleton(name: str) -> Skeleton:
+    """The skeleton called ``name`` ("h36m17" or "coco17")."""
+    try:
+        return _SKELETONS[name]
+    except KeyError:
+        raise PoseMoEError(
+            f"skeleton name: expected one of {sorted(_SKELETONS)}, found {name!r}"
+        ) from None
+
+
+def _check_joints(x: np.ndarray | torch.Tensor, joints: int, what: str, min_channels: int = 1) -> None:
+    shape = tuple(x.shape)
+    if len(shape) < 2 or shape[-2] != joints or shape[-1] < min_channels:
+        chans = "C" if min_channels <= 1 else f"C>={min_channels}"
+        raise PoseMoEError(f"{what}: expected shape (..., {joints}, {chans}), found {shape}")
+
+
+def h36m32_to_h36m17(x: ArrayT) -> ArrayT:
+    """Select the 17 evaluation joints: (..., 32, C) -> (..., 17, C); numpy or torch."""
+    _check_joints(x, 32, "h36m32_to_h36m17 input")
+    if isinstance(x, torch.Tensor):
+        idx = torch.as_tensor(H36M32_TO_17, dtype=torch.long, device=x.device)
+        return x.index_select(-2, idx)
+    return np.asarray(x)[..., list(H36M32_TO_17), :]
+
+
+def coco17_to_h36m17(x: np.ndarray) -> np.ndarray:
+    """COCO keypoints (..., 17, C) -> H36M17 (..., 17, C), C = 2 or 3 (3rd = confidence).
+
+    Derived joints are midpoints: pelvis of the hips, thorax of the shoulders, spine of pelvis
+    and thorax, head of the eyes; neck/nose is the nose. With C = 3 a derived joint's confidence
+    is the minimum confidence of the keypoints it was built from.
+    """
+    x = np.asarray(x)
+    shape = tuple(x.shape)
+    if len(shape) < 2 or shape[-2] != 17 or shape[-1] not in (2, 3):
+        raise PoseMoEError(f"coco17_to_h36m17 input: expected shape (..., 17, 2 or 3), found {shape}")
+    dtype = np.result_type(x.dtype, np.float32)
+    x = x.astype(dtype, copy=False)
+    c = COCO17.joint_names.index
+    xy = x[..., :2]
+
+    def mid(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return 0.5 * (a + b)
+
+    pelvis = mid(xy[..., c("left_hip"), :], xy[..., c("right_hip"), :])
+    thorax = mid(xy[..., c("left_shoulder"), :], xy[..., c("right_shoulder"), :])
+    out = np.empty(shape, dtype=dtype)
+    out[..., 0, :2] = pelvis
+    out[..., 7, :2] = mid(pelvis, thorax)
+    out[..., 8, :2] = thorax
+    out[..., 10, :2] = mid(xy[..., c("left_eye"), :], xy[..., c("right_eye"), :])
+
+    direct = {
+        1: "right_hip", 2: "right_knee", 3: "right_ankle", 4: "left_hip", 5: "left_knee",
+        6: "left_ankle", 9: "nose", 11: "left_shoulder", 12: "left_elbow", 13: "left_wrist",
+        14: "right_shoulder", 15: "right_elbow", 16: "right_wrist",
+    }
+    for h, name in direct.items():
+        out[..., h, :] = x[..., c(name), :]
+
+    if shape[-1] == 3:
+        conf = x[..., 2]
+
+        def cmin(*names: str) -> np.ndarray:
+            return np.min(np.stack([conf[..., c(n)] for n in names], axis=-1), axis=-1)
+
+        hips = ("left_hip", "right_hip")
+        shoulders = ("left_shoulder", "right_shoulder")
+        out[..., 0, 2] = cmin(*hips)
+        out[..., 7, 2] = cmin(*hips, *shoulders)
+        out[..., 8, 2] = cmin(*shoulders)
+        out[..., 10, 2] = cmin("left_eye", "right_eye")
+    return out
+
+
+def flip_pose(x: ArrayT, skeleton: Skeleton = H36M17) -> ArrayT:
+    """Mirror poses (..., J, C>=2): negate channel 0 and swap left/right joints; new array/tensor.
+
+    Channels after the first (y, z, confidence) are only permuted.
+    """
+    _check_joints(x, skeleton.num_joints, f"flip_pose input ({skeleton.name})", min_channels=2)
+    perm = skeleton.flip_permutation
+    if isinstance(x, torch.Tensor):
+        out = x.index_select(-2, torch.as_tensor(perm, device=x.device))  # a copy
+        out[..., 0] = -out[..., 0]
+        return out
+    out = np.asarray(x)[..., perm, :]  # fancy indexing copies
+    out[..., 0] = -out[..., 0]
+    return out

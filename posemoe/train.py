@@ -1,0 +1,275 @@
+"""Training PoseMoE on Human3.6M (ground-truth 2D projected through the cameras, or a 2D file).
+
+One process: `posemoe train --data-3d data_3d_h36m.npz --out runs/small27`.
+Several GPUs or CPU processes: `torchrun --nproc-per-node N -m pipeline.cli train ...` (DDP; gloo
+on CPU, nccl on GPU). Each process reads its rank from torchrun's environment; rank 0 logs,
+validates and writes checkpoints.
+
+The output folder holds `last.pt` (every epoch, with optimiser state for `--resume`), `best.pt`
+(lowest validation MPJPE), `log.jsonl` (one JSON object per logged step and per epoch) and
+`train_config.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+from tqdm import tqdm
+
+from posemoe.camera import load_h36m_cameras
+from posemoe.checkpoint import code_revision, make_checkpoint, read_checkpoint, save_checkpoint
+from posemoe.data import TEST_SUBJECTS, TRAIN_SUBJECTS, ClipDataset, build_sequences, load_positions_2d, load_positions_3d
+from posemoe.errors import PoseMoEError
+from posemoe.losses import LossWeights, lifting_loss, mpjpe_loss
+from posemoe.model import PoseMoE, PoseMoEConfig, preset
+
+
+@dataclass
+class TrainConfig:
+    data_3d: str  # VideoPose3D-layout 3D file (positions_3d), 17 or 32 joints
+    out: str = "runs/posemoe"  # output folder
+    data_2d: str | None = None  # optional VideoPose3D-layout 2D file (positions_2d, pixels)
+    cameras: str | None = None  # calibration file; None = the packaged Human3.6M calibration
+    preset: str = "small-27"  # model preset (see posemoe.model.PRESETS)
+    model_overrides: dict = field(default_factory=dict)  # PoseMoEConfig fields to change, e.g. {"entangled": True}
+    confidence: bool = False  # feed a 2D confidence channel (in_channels = 3)
+    train_subjects: tuple[str, ...] = TRAIN_SUBJECTS
+    val_subjects: tuple[str, ...] = TEST_SUBJECTS
+    epochs: int = 20
+    steps_per_epoch: int | None = None  # cap an epoch at this many steps (a random subset of clips); None = all
+    batch_size: int = 32  # clips per step (per process under DDP)
+    lr: float = 5e-4  # peak learning rate (AdamW)
+    weight_decay: float = 0.01
+    warmup_steps: int = 200  # linear warm-up, then cosine decay to lr * min_lr_ratio
+    min_lr_ratio: float = 0.02
+    clip_grad: float = 1.0  # max gradient norm
+    stride: int | None = None  # training clip stride; None = frames // 3 (overlapping clips)
+    flip: bool = True  # horizontal flip augmentation
+    noise_px: float = 0.0  # Gaussian 2D noise (pixels) for robustness to detectors
+    joint_dropout: float = 0.0  # probability of dropping a 2D joint (confidence 0)
+    loss: LossWeights = field(default_factory=LossWeights)
+    amp: bool = True  # bf16 autocast on GPU (ignored on CPU)
+    seed: int = 0
+    workers: int = 0  # DataLoader worker processes
+    val_clips: int = 256  # validation clips drawn evenly from the val subjects each epoch (0 = no validation)
+    log_every: int = 20  # steps between log lines
+    max_minutes: float | None = None  # stop after this much training time, at an epoch boundary
+    resume: bool = False  # continue from out/last.pt
+    device: str | None = None  # default: cuda if available else cpu
+
+    def model_config(self) -> PoseMoEConfig:
+        cfg = preset(self.preset, **self.model_overrides)
+        if self.confidence:
+            cfg.in_channels = 3
+        return cfg
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, local_rank, world_size) from torchrun's environment; (0, 0, 1) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def lr_lambda(step: int, total: int, warmup: int, min_ratio: float) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build_datasets(tc: TrainConfig, frames: int) -> tuple[ClipDataset, ClipDataset | None]:
+    positions_3d = load_positions_3d(tc.data_3d)
+    positions_2d = load_positions_2d(tc.data_2d) if tc.data_2d else None
+    cameras = load_h36m_cameras(tc.cameras)
+    train_seqs = build_sequences(positions_3d, cameras, tc.train_subjects, positions_2d=positions_2d)
+    if not train_seqs:
+        raise PoseMoEError(f"{tc.data_3d}: no sequences for training subjects {list(tc.train_subjects)}")
+    train = ClipDataset(train_seqs, frames=frames, stride=tc.stride or max(1, frames // 3), flip=tc.flip,
+                        noise_px=tc.noise_px, joint_dropout=tc.joint_dropout, confidence=tc.confidence,
+                        seed=tc.seed)
+    val = None
+    if tc.val_clips > 0:
+        val_seqs = build_sequences(positions_3d, cameras, tc.val_subjects, positions_2d=positions_2d)
+        if val_seqs:
+            val = ClipDataset(val_seqs, frames=frames, stride=frames, confidence=tc.confidence)
+    return train, val
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, val: ClipDataset, n_clips: int, device: torch.device,
+             batch_size: int) -> float:
+    """MPJPE (mm) on `n_clips` clips spread evenly over the validation set, padding excluded."""
+    model.eval()
+    picks = np.linspace(0, len(val) - 1, num=min(n_clips, len(val))).round().astype(int)
+    total, count = 0.0, 0
+    for i in range(0, len(picks), batch_size):
+        items = [val[int(k)] for k in picks[i:i + batch_size]]
+        masks = torch.stack([torch.as_tensor(val.valid_mask(int(k))) for k in picks[i:i + batch_size]])
+        x = torch.stack([it[0] for it in items]).to(device)
+        y = torch.stack([it[1] for it in items]).to(device)
+        pred = model(x).pose3d.float()
+        err = (pred - y).norm(dim=-1).mean(dim=-1)  # (B, T)
+        m = masks.to(device)
+        total += float(err[m].sum()) * 1000.0
+        count += int(m.sum())
+    model.train()
+    return total / max(count, 1)
+
+
+def train(tc: TrainConfig, command: list[str] | None = None) -> dict:
+    """Train as configured; returns a summary dict (best validation MPJPE, paths, epochs run)."""
+    rank, local_rank, world = _distributed()
+    main = rank == 0
+    if tc.device:
+        device = torch.device(tc.device)
+    elif torch.cuda.is_available():
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    _seed_everything(tc.seed + rank)
+    out = Path(tc.out)
+    cfg = tc.model_config()
+    model = PoseMoE(cfg).to(device)
+
+    train_set, val_set = build_datasets(tc, cfg.frames)
+    steps_per_epoch = len(train_set) // (tc.batch_size * world)
+    if tc.steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, tc.steps_per_epoch)
+    if steps_per_epoch < 1:
+        raise PoseMoEError(f"{tc.data_3d}: {len(train_set)} training clips are fewer than one batch of "
+                           f"{tc.batch_size}; lower --batch-size")
+    total_steps = steps_per_epoch * tc.epochs
+
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or n.endswith(("pos", "mu", "log_var")) else decay).append(p)
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_lambda(s, total_steps, tc.warmup_steps, tc.min_lr_ratio))
+
+    start_epoch, step, best, history_minutes = 0, 0, float("inf"), 0.0
+    if tc.resume:
+        ckpt = read_checkpoint(out / "last.pt")
+        if ckpt["config"] != cfg.to_dict():
+            raise PoseMoEError(f"{out / 'last.pt'}: its model config differs from this run's; "
+                               "resume with the same --preset and options, or use a new --out")
+        model.load_state_dict(ckpt["model"])
+        st = ckpt["state"]
+        optimizer.load_state_dict(st["optimizer"])
+        scheduler.load_state_dict(st["scheduler"])
+        start_epoch, step, best = st["epoch"] + 1, st["step"], st["best_mpjpe"]
+        history_minutes = st.get("minutes", 0.0)
+        torch.set_rng_state(st["torch_rng"])
+
+    ddp_model = DistributedDataParallel(model) if world > 1 else model
+    use_amp = tc.amp and device.type == "cuda"
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext
+
+    log_path = out / "log.jsonl"
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(asdict(tc), indent=2, default=list))
+        print(f"[train] {cfg.frames}-frame {tc.preset} ({model.num_parameters() / 1e6:.2f}M parameters) on "
+              f"{device.type} x{world}: {len(train_set)} clips, {steps_per_epoch} steps/epoch, "
+              f"epochs {start_epoch + 1}..{tc.epochs}", file=sys.stderr)
+    log = open(log_path, "a") if main else None
+    train_info = {"config": asdict(tc), "command": command or sys.argv, "revision": code_revision(),
+                  "world_size": world}
+    t_start = time.time()
+    epoch = start_epoch - 1
+    val_mpjpe = float("nan")
+    for epoch in range(start_epoch, tc.epochs):
+        g = torch.Generator().manual_seed(tc.seed * 1000 + epoch)
+        order = torch.randperm(len(train_set), generator=g)[: steps_per_epoch * tc.batch_size * world]
+        train_set.set_epoch(epoch)  # fresh augmentation draws each epoch
+        subset = Subset(train_set, order.tolist())
+        sampler = DistributedSampler(subset, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
+        loader = DataLoader(subset, batch_size=tc.batch_size, sampler=sampler, shuffle=False, drop_last=True,
+                            num_workers=tc.workers, pin_memory=device.type == "cuda")
+        model.train()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not main, leave=False,
+                   dynamic_ncols=True, file=sys.stderr)
+        t_epoch, frames_seen, running = time.time(), 0, {}
+        for x, y in bar:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with autocast():
+                out_ = ddp_model(x)
+            loss, parts = lifting_loss(out_.pose3d.float(), y, tc.loss, aux_loss=out_.aux_loss.float())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip_grad)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            frames_seen += x.shape[0] * x.shape[1] * world
+            for k, v in parts.items():
+                running[k] = 0.9 * running.get(k, v) + 0.1 * v
+            fps = frames_seen / max(time.time() - t_epoch, 1e-6)
+            if main:
+                bar.set_postfix(loss=f"{running['total']:.4f}", mpjpe=f"{running['mpjpe'] * 1000:.1f}mm",
+                                fps=f"{fps:.0f}")
+                if step % tc.log_every == 0:
+                    rec = {"type": "step", "epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0],
+                           "grad_norm": float(grad_norm), "frames_per_s": round(fps, 1),
+                           **{f"loss_{k}": round(v, 6) for k, v in parts.items()}}
+                    log.write(json.dumps(rec) + "\n")
+                    log.flush()
+        bar.close()
+        minutes = history_minutes + (time.time() - t_start) / 60.0
+        if main:
+            val_mpjpe = validate(model, val_set, tc.val_clips, device, tc.batch_size) if val_set else float("nan")
+            improved = val_mpjpe < best
+            best = min(best, val_mpjpe) if not math.isnan(val_mpjpe) else best
+            rec = {"type": "epoch", "epoch": epoch + 1, "step": step, "train_mpjpe_mm": round(running["mpjpe"] * 1000, 2),
+                   "train_loss": round(running["total"], 6), "val_mpjpe_mm": round(val_mpjpe, 2),
+                   "frames_per_s": round(fps, 1), "minutes": round(minutes, 2)}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            print(f"[train] epoch {epoch + 1}/{tc.epochs}: train MPJPE {rec['train_mpjpe_mm']:.1f} mm, "
+                  f"val MPJPE {val_mpjpe:.1f} mm, {fps:.0f} frames/s, {minutes:.1f} min", file=sys.stderr)
+            info = {**train_info, "epoch": epoch + 1, "step": step, "minutes": round(minutes, 2)}
+            metrics = {"val_mpjpe_mm": round(val_mpjpe, 2), "val_clips": tc.val_clips}
+            state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
+                     "step": step, "best_mpjpe": best, "minutes": minutes, "torch_rng": torch.get_rng_state()}
+            save_checkpoint(make_checkpoint(model, metrics=metrics, train=info, state=state), out / "last.pt")
+            if improved or not (out / "best.pt").exists():
+                save_checkpoint(make_checkpoint(model, metrics=metrics, train=info), out / "best.pt")
+        if tc.max_minutes is not None and (time.time() - t_start) / 60.0 >= tc.max_minutes:
+            if main:
+                print(f"[train] stopping after {tc.max_minutes} min (time budget); resume with --resume",
+                      file=sys.stderr)
+            break
+    if log:
+        log.close()
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return {"out": str(out), "epochs_done": epoch + 1, "best_val_mpjpe_mm": best, "last_val_mpjpe_mm": val_mpjpe,
+            "steps": step}

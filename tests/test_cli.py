@@ -1,0 +1,82 @@
+"""The command line: info, train and eval end to end, and one-line errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app, parse_overrides
+from posemoe.errors import PoseMoEError
+
+runner = CliRunner()
+TINY_SETS = ["--set", "frames=9", "--set", "dim=32", "--set", "heads=4", "--set", "encoder_layers=1",
+             "--set", "decoder_layers=1"]
+
+
+def _one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+
+
+def test_info_lists_every_preset_and_variant() -> None:
+    result = runner.invoke(app, ["info", "--preset", "small-27", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["variant"] for r in rows] == ["posemoe", "entangled"]
+    assert all(0 < r["params"] <= 3e6 and r["flops_per_frame"] > 0 for r in rows)
+
+
+def test_help_lists_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for cmd in ("train", "eval", "info"):
+        assert cmd in result.output
+
+
+def test_train_then_eval_end_to_end(h36m_npz: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--data-3d", str(h36m_npz), "--out", str(out), *TINY_SETS,
+                                 "--epochs", "1", "--batch-size", "8", "--val-clips", "8"])
+    assert result.exit_code == 0, result.output
+    assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+    report_path = tmp_path / "report.json"
+    result = runner.invoke(app, ["eval", str(out / "best.pt"), "--data-3d", str(h36m_npz),
+                                 "--subjects", "S9", "--json", str(report_path)])
+    assert result.exit_code == 0, result.output
+    assert "Walking" in result.output and "average" in result.output
+    report = json.loads(report_path.read_text())
+    assert report["settings"]["subjects"] == ["S9"] and report["average_over_actions"]["mpjpe"] > 0
+    result = runner.invoke(app, ["info", "--checkpoint", str(out / "best.pt")])
+    assert result.exit_code == 0 and "h36m17" in result.output
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path: Path) -> None:
+    wrong_key = tmp_path / "wrong.npz"
+    np.savez(wrong_key, poses=np.zeros(3))
+    _one_line_error(runner.invoke(app, ["train", "--data-3d", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "o")]),
+                    "nope.npz")
+    _one_line_error(runner.invoke(app, ["train", "--data-3d", str(wrong_key), "--out", str(tmp_path / "o")]),
+                    "wrong.npz", "positions_3d")
+    _one_line_error(runner.invoke(app, ["eval", str(tmp_path / "missing.pt"), "--data-3d", str(wrong_key)]),
+                    "missing.pt", "not found")
+    _one_line_error(runner.invoke(app, ["train", "--data-3d", str(wrong_key), "--set", "dim=big"]), "dim=big")
+    _one_line_error(runner.invoke(app, ["info", "--preset", "tiny-5"]), "unknown preset")
+
+
+def test_missing_data_argument_names_the_fix(monkeypatch) -> None:
+    monkeypatch.delenv("POSEMOE_H36M", raising=False)
+    _one_line_error(runner.invoke(app, ["train"]), "--data-3d", "POSEMOE_H36M")
+
+
+def test_parse_overrides_types() -> None:
+    assert parse_overrides(["dim=64", "entangled=true", "drop_path=0.2"]) == {"dim": 64, "entangled": True, "drop_path": 0.2}
+    with pytest.raises(PoseMoEError, match="FIELD=VALUE"):
+        parse_overrides(["nonsense"])

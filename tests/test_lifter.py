@@ -1,0 +1,118 @@
+"""Lifter: any sequence length, window blending without seams, pixel normalisation, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from posemoe import Lifter, PoseMoE, PoseMoEConfig
+from posemoe.checkpoint import make_checkpoint, save_checkpoint
+from posemoe.errors import PoseMoEError
+from posemoe.lifter import lift_normalized, window_starts
+from posemoe.model import PoseMoEOutput
+
+
+class EchoModel(nn.Module):
+    """Returns (u, v, u*v) of its input: a per-frame function, so any correct windowing and
+    blending must reproduce it exactly for every frame."""
+
+    def __init__(self, frames: int = 9) -> None:
+        super().__init__()
+        self.cfg = PoseMoEConfig(frames=frames)
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    @property
+    def frames(self) -> int:
+        return self.cfg.frames
+
+    def forward(self, x: torch.Tensor) -> PoseMoEOutput:
+        assert x.shape[1] == self.frames
+        u, v = x[..., 0], x[..., 1]
+        return PoseMoEOutput(torch.stack([u, v, u * v], dim=-1), torch.zeros(()), [])
+
+
+@pytest.mark.parametrize("n", [1, 5, 9, 10, 23, 100])
+@pytest.mark.parametrize("stride", [9, 4, 1])
+def test_windowing_reproduces_per_frame_function(n: int, stride: int) -> None:
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 17, 2)).astype(np.float32)
+    out = lift_normalized(EchoModel(), x, stride=stride, flip=False)
+    want = np.stack([x[..., 0], x[..., 1], x[..., 0] * x[..., 1]], axis=-1)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+
+
+def test_window_starts_cover_sequence() -> None:
+    for n in (1, 9, 10, 50, 81):
+        for stride in (1, 3, 9):
+            starts = window_starts(n, 9, stride)
+            covered = np.zeros(n, bool)
+            for s in starts:
+                covered[s:s + 9] = True
+            assert covered.all() and starts[0] == 0 and max(starts) + 9 >= n
+
+
+def test_flip_averaging_of_mirror_symmetric_function() -> None:
+    # EchoModel is mirror-equivariant for (u, v) so flip averaging must leave u and v unchanged
+    x = np.random.default_rng(0).normal(size=(12, 17, 2)).astype(np.float32)
+    out = lift_normalized(EchoModel(), x, flip=True)
+    np.testing.assert_allclose(out[..., :2], x, rtol=1e-5, atol=1e-6)
+
+
+def test_overlapping_windows_remove_seams() -> None:
+    torch.manual_seed(0)
+    model = PoseMoE(PoseMoEConfig(frames=9, dim=32, heads=4, encoder_layers=1, decoder_layers=1)).eval()
+    with torch.no_grad():
+        for p in model.embed.parameters():  # make position embeddings matter: seams become visible
+            p.add_(torch.randn_like(p) * 0.5)
+    x = np.repeat(np.random.default_rng(1).normal(size=(1, 17, 2)).astype(np.float32) * 0.3, 90, axis=0)
+    hard = lift_normalized(model, x, stride=9, flip=False)
+    soft = lift_normalized(model, x, stride=3, flip=False)
+    jump = lambda y: np.abs(np.diff(y[9:-9], axis=0)).max()  # interior: every frame has 3 windows  # noqa: E731
+    assert jump(hard) > 0
+    assert jump(soft) < 0.5 * jump(hard), (jump(soft), jump(hard))
+
+
+def test_lifter_normalises_pixels_and_handles_confidence(tmp_path: Path) -> None:
+    lifter = Lifter(EchoModel(), flip=False)
+    kp = np.zeros((3, 17, 3), np.float32)
+    kp[..., 0], kp[..., 1], kp[..., 2] = 1920.0, 1080.0, 0.9  # bottom-right corner
+    out = lifter(kp, image_size=(1920, 1080))
+    assert out.shape == (3, 17, 3)
+    np.testing.assert_allclose(out[0, 0, :2], [1.0, 1080 / 1920], rtol=1e-6)
+
+
+def test_lifter_from_checkpoint_any_length(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = PoseMoE(PoseMoEConfig(frames=9, dim=32, heads=4, encoder_layers=1, decoder_layers=1, in_channels=3))
+    path = save_checkpoint(make_checkpoint(model), tmp_path / "m.pt")
+    lifter = Lifter.from_checkpoint(path)
+    assert lifter.frames == 9
+    rng = np.random.default_rng(0)
+    for t in (1, 4, 9, 31):
+        kp = rng.uniform(0, 640, size=(t, 17, 2)).astype(np.float32)
+        out = lifter(kp, image_size=(640, 480))
+        assert out.shape == (t, 17, 3) and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("kp, size, message", [
+    (np.zeros((10, 16, 2)), (640, 480), r"expected shape \(T, 17, 2\)"),
+    (np.zeros((0, 17, 2)), (640, 480), "T >= 1"),
+    (np.zeros((10, 17, 4)), (640, 480), "got"),
+    (np.full((4, 17, 2), np.nan), (640, 480), "NaN"),
+    (np.zeros((4, 17, 2)), (0, 480), "image_size"),
+])
+def test_lifter_rejects_bad_input(kp, size, message) -> None:
+    with pytest.raises(PoseMoEError, match=message):
+        Lifter(EchoModel())(kp, image_size=size)
+
+
+def test_missing_default_weights_is_a_clear_error(monkeypatch, tmp_path: Path) -> None:
+    import posemoe.lifter as lifter_mod
+
+    monkeypatch.setattr(lifter_mod, "DEFAULT_WEIGHTS", tmp_path / "none.pt")
+    with pytest.raises(PoseMoEError, match="no shipped default weights"):
+        Lifter.from_checkpoint(None)

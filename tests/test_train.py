@@ -1,0 +1,84 @@
+"""Training: a tiny run overfits, checkpoints describe themselves, resume continues, DDP runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from posemoe.checkpoint import read_checkpoint
+from posemoe.errors import PoseMoEError
+from posemoe.model import PoseMoE
+from posemoe.train import TrainConfig, build_datasets, train, validate
+
+TINY = {"frames": 9, "dim": 32, "heads": 4, "encoder_layers": 1, "decoder_layers": 1, "drop_path": 0.0}
+
+
+def tiny_config(data: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(data_3d=str(data), out=str(out), preset="small-27", model_overrides=dict(TINY),
+                train_subjects=("S1",), val_subjects=("S1",), batch_size=8, stride=9, flip=False,
+                lr=3e-3, warmup_steps=10, val_clips=32, epochs=2, log_every=5, seed=0)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_tiny_run_overfits_a_few_clips(h36m_npz: Path, tmp_path: Path) -> None:
+    tc = tiny_config(h36m_npz, tmp_path / "run", epochs=30, val_clips=64)
+    torch.manual_seed(tc.seed)
+    untrained = PoseMoE(tc.model_config())
+    _, val = build_datasets(tc, untrained.frames)
+    before = validate(untrained, val, tc.val_clips, torch.device("cpu"), 16)
+    summary = train(tc)
+    after = summary["last_val_mpjpe_mm"]
+    assert after * 5 <= before, f"MPJPE {before:.1f} -> {after:.1f} mm: did not fall 5x"
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    epochs = [r for r in log if r["type"] == "epoch"]
+    steps = [r for r in log if r["type"] == "step"]
+    assert len(epochs) == 30 and steps and all(r["frames_per_s"] > 0 for r in steps)
+
+
+def test_checkpoints_describe_themselves_and_resume(h36m_npz: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    tc = tiny_config(h36m_npz, out, epochs=2)
+    first = train(tc, command=["posemoe", "train", "--test"])
+    ckpt = read_checkpoint(out / "last.pt")
+    assert ckpt["config"]["dim"] == 32 and ckpt["joints"] == "h36m17"
+    assert ckpt["train"]["command"] == ["posemoe", "train", "--test"] and ckpt["train"]["revision"]
+    assert ckpt["train"]["epoch"] == 2 and "val_mpjpe_mm" in ckpt["metrics"]
+    assert "state" in ckpt and "state" not in read_checkpoint(out / "best.pt")
+
+    resumed = train(replace(tc, epochs=3, resume=True))
+    assert resumed["epochs_done"] == 3
+    assert resumed["steps"] == first["steps"] * 3 // 2
+    assert read_checkpoint(out / "last.pt")["train"]["epoch"] == 3
+    epochs = [json.loads(line)["epoch"] for line in (out / "log.jsonl").read_text().splitlines()
+              if json.loads(line)["type"] == "epoch"]
+    assert epochs == [1, 2, 3]
+
+    with pytest.raises(PoseMoEError, match="config differs"):
+        train(replace(tc, epochs=4, resume=True, model_overrides={**TINY, "dim": 64}))
+
+
+def test_resume_without_checkpoint_is_a_clear_error(h36m_npz: Path, tmp_path: Path) -> None:
+    with pytest.raises(PoseMoEError, match="last.pt: checkpoint file not found"):
+        train(tiny_config(h36m_npz, tmp_path / "empty", resume=True))
+
+
+@pytest.mark.slow
+def test_two_process_ddp_run_completes(h36m_npz: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "pipeline.cli", "train", "--data-3d", str(h36m_npz), "--out", str(out), *sets,
+           "--epochs", "2", "--batch-size", "4", "--val-clips", "8", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "cpu x2" in proc.stderr
+    ckpt = read_checkpoint(out / "last.pt")
+    assert ckpt["train"]["world_size"] == 2 and ckpt["train"]["epoch"] == 2
