@@ -457,6 +457,9 @@ class PoseMoE(nn.Module):
         self.decoder = CrossExpertDecoder(cfg)
         self.head = FusedHead(cfg) if cfg.fused_head else SplitHead(cfg)
         self.apply(_init_weights)
+        # the input has only 2-3 channels: a std-0.02 projection would leave the keypoints far
+        # weaker than the position embeddings, so it keeps PyTorch's fan-in scaled default
+        self.embed.proj.reset_parameters()
 
     @property
     def frames(self) -> int:
