@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from posemoe.camera import (
     H36M_CAMERA_IDS,
     Camera,
+    load_h36m_cameras,
     normalize_screen,
     project_to_pixels,
     world_to_camera,
@@ -345,3 +346,28 @@ class ClipDataset(Dataset):
                 drop = rng.random(size=x.shape[:2]) < self.joint_dropout  # (T, 17)
                 x[drop] = 0.0
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
+
+
+@dataclass
+class H36MData:
+    """Human3.6M poses, optional 2D detections and camera calibration, loaded once."""
+
+    source: str  # the 3D file, for error messages
+    positions_3d: dict[str, dict[str, np.ndarray]]
+    positions_2d: dict[str, dict[str, list[np.ndarray]]] | None
+    cameras: dict[str, dict[str, Camera]]
+
+    def sequences(self, subjects: SequenceABC[str], required: bool = True) -> list[Sequence]:
+        """Per-camera sequences of `subjects`; with `required`, none found is a PoseMoEError."""
+        seqs = build_sequences(self.positions_3d, self.cameras, subjects, positions_2d=self.positions_2d)
+        if required and not seqs:
+            raise PoseMoEError(f"{self.source}: no sequences for subjects {list(subjects)}; "
+                               f"the file holds {sorted(self.positions_3d)}")
+        return seqs
+
+
+def load_h36m(data_3d: str | Path, data_2d: str | Path | None = None,
+              cameras: str | Path | None = None) -> H36MData:
+    """Load the 3D file, the optional 2D file and the calibration (None = packaged)."""
+    return H36MData(str(data_3d), load_positions_3d(data_3d),
+                    load_positions_2d(data_2d) if data_2d else None, load_h36m_cameras(cameras))

@@ -20,10 +20,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from posemoe.camera import load_h36m_cameras
 from posemoe.checkpoint import load_checkpoint
-from posemoe.data import TEST_SUBJECTS, action_base_name, build_sequences, load_positions_2d, load_positions_3d
-from posemoe.errors import PoseMoEError
+from posemoe.data import TEST_SUBJECTS, action_base_name, load_h36m
 from posemoe.lifter import lift_normalized
 from posemoe.metrics import auc, mpjpe_per_frame, mpjve, n_mpjpe_per_frame, p_mpjpe_per_frame, pck
 
@@ -78,12 +76,7 @@ def evaluate(ec: EvalConfig, progress: bool = True) -> dict:
     """Run the evaluation and return the report (per action, average over actions, settings)."""
     device = torch.device(ec.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, ckpt = load_checkpoint(ec.checkpoint, device=device)
-    positions_3d = load_positions_3d(ec.data_3d)
-    positions_2d = load_positions_2d(ec.data_2d) if ec.data_2d else None
-    cameras = load_h36m_cameras(ec.cameras)
-    sequences = build_sequences(positions_3d, cameras, ec.subjects, positions_2d=positions_2d)
-    if not sequences:
-        raise PoseMoEError(f"{ec.data_3d}: no sequences for subjects {list(ec.subjects)}")
+    sequences = load_h36m(ec.data_3d, ec.data_2d, ec.cameras).sequences(ec.subjects)
     if ec.max_sequences:
         sequences = sequences[: ec.max_sequences]
     want_c = model.cfg.in_channels

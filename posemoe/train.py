@@ -29,11 +29,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
-from posemoe.camera import load_h36m_cameras
 from posemoe.checkpoint import code_revision, make_checkpoint, read_checkpoint, save_checkpoint
-from posemoe.data import TEST_SUBJECTS, TRAIN_SUBJECTS, ClipDataset, build_sequences, load_positions_2d, load_positions_3d
+from posemoe.data import TEST_SUBJECTS, TRAIN_SUBJECTS, ClipDataset, load_h36m
 from posemoe.errors import PoseMoEError
-from posemoe.losses import LossWeights, lifting_loss, mpjpe_loss
+from posemoe.losses import LossWeights, lifting_loss
 from posemoe.model import PoseMoE, PoseMoEConfig, preset
 
 
@@ -103,18 +102,13 @@ def lr_lambda(step: int, total: int, warmup: int, min_ratio: float) -> float:
 
 
 def build_datasets(tc: TrainConfig, frames: int) -> tuple[ClipDataset, ClipDataset | None]:
-    positions_3d = load_positions_3d(tc.data_3d)
-    positions_2d = load_positions_2d(tc.data_2d) if tc.data_2d else None
-    cameras = load_h36m_cameras(tc.cameras)
-    train_seqs = build_sequences(positions_3d, cameras, tc.train_subjects, positions_2d=positions_2d)
-    if not train_seqs:
-        raise PoseMoEError(f"{tc.data_3d}: no sequences for training subjects {list(tc.train_subjects)}")
-    train = ClipDataset(train_seqs, frames=frames, stride=tc.stride or max(1, frames // 3), flip=tc.flip,
+    data = load_h36m(tc.data_3d, tc.data_2d, tc.cameras)
+    train = ClipDataset(data.sequences(tc.train_subjects), frames=frames, stride=tc.stride or max(1, frames // 3), flip=tc.flip,
                         noise_px=tc.noise_px, joint_dropout=tc.joint_dropout, confidence=tc.confidence,
                         seed=tc.seed)
     val = None
     if tc.val_clips > 0:
-        val_seqs = build_sequences(positions_3d, cameras, tc.val_subjects, positions_2d=positions_2d)
+        val_seqs = data.sequences(tc.val_subjects, required=False)
         if val_seqs:
             val = ClipDataset(val_seqs, frames=frames, stride=frames, confidence=tc.confidence)
     return train, val

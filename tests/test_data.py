@@ -368,3 +368,14 @@ def test_confidence_channel(sequences, tmp_path: Path) -> None:
     x2, _ = ClipDataset([with_conf], frames=8, confidence=False)[0]
     assert x2.shape == (8, 17, 2)
     np.testing.assert_array_equal(x2.numpy(), seq.pose2d[:8])
+
+
+def test_load_h36m_sequences_and_missing_subjects(h36m_npz: Path) -> None:
+    from posemoe.data import load_h36m
+
+    data = load_h36m(h36m_npz)  # packaged calibration
+    seqs = data.sequences(("S1",))
+    assert {s.subject for s in seqs} == {"S1"} and len(seqs) == 2 * 4
+    assert data.sequences(("S7",), required=False) == []
+    with pytest.raises(PoseMoEError, match=r"no sequences for subjects \['S7'\]; the file holds \['S1', 'S9'\]"):
+        data.sequences(("S7",))
