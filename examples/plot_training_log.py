@@ -1,4 +1,7 @@
-"""Plot the learning curve of a training run: `python examples/plot_training_log.py runs/x/log.jsonl out.png`."""
+"""Plot the learning curve of a training run (train MPJPE, train depth error, validation MPJPE):
+
+    python examples/plot_training_log.py runs/x/log.jsonl out.png
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     ax.plot([r["step"] for r in steps], [r["loss_mpjpe"] * 1000 for r in steps], lw=1, alpha=0.7,
             label="train MPJPE (batch, mm)")
+    if steps and "loss_depth" in steps[0]:
+        ax.plot([r["step"] for r in steps], [r["loss_depth"] * 1000 for r in steps], lw=1, alpha=0.7,
+                label="train depth (z) error, L1 (mm)")
     ax.plot([r["step"] for r in epochs], [r["val_mpjpe_mm"] for r in epochs], "o-", label="val MPJPE S9/S11 clips (mm)")
     ax.set_xlabel("optimiser step")
     ax.set_ylabel("MPJPE (mm)")
