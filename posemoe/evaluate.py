@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from posemoe.checkpoint import load_checkpoint
 from posemoe.data import TEST_SUBJECTS, action_base_name, load_h36m
-from posemoe.lifter import lift_normalized
+from posemoe.lifter import lift_normalized, match_channels
 from posemoe.metrics import auc, mpjpe_per_frame, mpjve, n_mpjpe_per_frame, p_mpjpe_per_frame, pck
 
 METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck150", "auc")
@@ -86,11 +86,7 @@ def evaluate(ec: EvalConfig, progress: bool = True) -> dict:
     bar = tqdm(total=total_frames, unit="frame", desc="eval", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
     for seq in sequences:
-        x = seq.pose2d
-        if want_c == 3 and x.shape[-1] == 2:
-            x = np.concatenate([x, np.ones_like(x[..., :1])], axis=-1)
-        elif want_c == 2 and x.shape[-1] == 3:
-            x = x[..., :2]
+        x = match_channels(seq.pose2d, want_c)
         pred = lift_normalized(model, x, stride=ec.stride, flip=ec.flip, batch_size=ec.batch_size, device=device)
         pred_mm = (pred - pred[:, :1]).astype(np.float64) * 1000.0
         gt_mm = (seq.pose3d - seq.pose3d[:, :1]).astype(np.float64) * 1000.0

@@ -44,6 +44,16 @@ def blend_weights(frames: int, overlap: bool) -> np.ndarray:
     return 1e-3 + ramp
 
 
+def match_channels(x: np.ndarray, channels: int) -> np.ndarray:
+    """Fit (N, J, 2|3) inputs to a model taking `channels`: a missing confidence channel is
+    filled with 1 (trust every joint); an unused one is dropped."""
+    if channels == 3 and x.shape[-1] == 2:
+        return np.concatenate([x, np.ones_like(x[..., :1])], axis=-1)
+    if channels == 2 and x.shape[-1] == 3:
+        return x[..., :2]
+    return x
+
+
 @torch.no_grad()
 def lift_normalized(model: PoseMoE, x: np.ndarray, *, stride: int | None = None, flip: bool = True,
                     batch_size: int = 64, device: str | torch.device | None = None) -> np.ndarray:
@@ -122,10 +132,5 @@ class Lifter:
             raise PoseMoEError(f"image_size: expected positive (width, height) in pixels, got {image_size}")
         if not np.isfinite(kp).all():
             raise PoseMoEError("keypoints: found NaN or infinite values; fill or drop missing frames first")
-        x = normalize_screen(kp, w, h)
-        want = self.model.cfg.in_channels
-        if want == 3 and x.shape[2] == 2:
-            x = np.concatenate([x, np.ones_like(x[..., :1])], axis=-1)  # no confidence given: trust all
-        elif want == 2 and x.shape[2] == 3:
-            x = x[..., :2]
+        x = match_channels(normalize_screen(kp, w, h), self.model.cfg.in_channels)
         return lift_normalized(self.model, x, stride=self.stride, flip=self.flip, batch_size=self.batch_size)
