@@ -106,7 +106,7 @@ def train(
     out: Path = typer.Option(Path("runs/posemoe"), "--out", "-o", help="Output folder (checkpoints, log.jsonl)."),
     data_2d: Optional[Path] = typer.Option(None, "--data-2d", help="Optional VideoPose3D-layout 2D file (pixels); default projects the 3D through the cameras."),
     cameras: Optional[Path] = typer.Option(None, "--cameras", help="Camera calibration JSON; default: the packaged Human3.6M calibration."),
-    preset_name: str = typer.Option("small-27", "--preset", help="Model preset: small|base - 27|81|243."),
+    preset_name: str = typer.Option("small-27", "--preset", help="Model preset: tiny|small|base - 27|81|243 (see `posemoe info`)."),
     entangled: bool = typer.Option(False, "--entangled", help="Train the entangled ablation instead of PoseMoE."),
     overrides: list[str] = typer.Option([], "--set", help="Override a model config field, e.g. --set experts=4 --set dim=128 (repeatable)."),
     confidence: bool = typer.Option(False, "--confidence", help="Add a 2D confidence input channel."),
@@ -168,14 +168,20 @@ def evaluate(
     batch_size: int = typer.Option(64, min=1, help="Windows per forward pass."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda; default cuda if available."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the full report as JSON here."),
+    noise_px: float = typer.Option(0.0, min=0.0, help="Perturb the 2D input: Gaussian noise, pixels (std per coordinate)."),
+    joint_dropout: float = typer.Option(0.0, min=0.0, max=0.99, help="Perturb the 2D input: probability of dropping a joint."),
+    noise_seed: int = typer.Option(0, help="Seed of the perturbation (fixed, so runs are comparable)."),
+    max_sequences: Optional[int] = typer.Option(None, min=1, help="Only the first N sequences (a quick check, not the protocol)."),
 ) -> None:
-    """Human3.6M protocols 1 and 2 (MPJPE, P-MPJPE, plus N-MPJPE, MPJVE, PCK, AUC) per action."""
+    """Human3.6M protocols 1 and 2 (MPJPE, P-MPJPE, plus N-MPJPE, x,y and depth error, MPJVE,
+    PCK, AUC) per action. Errors in mm on root-relative poses; flip on; every frame of S9 and S11."""
     from posemoe.evaluate import EvalConfig, evaluate as run_eval, format_table
 
     ec = EvalConfig(checkpoint=str(checkpoint), data_3d=str(_resolve_data_3d(data_3d)),
                     data_2d=str(data_2d) if data_2d else None, cameras=str(cameras) if cameras else None,
                     subjects=tuple(s.strip() for s in subjects.split(",") if s.strip()), flip=not no_flip,
-                    stride=stride, batch_size=batch_size, device=device)
+                    stride=stride, batch_size=batch_size, device=device, max_sequences=max_sequences,
+                    noise_px=noise_px, joint_dropout=joint_dropout, noise_seed=noise_seed)
     try:
         report = run_eval(ec)
         if json_out is not None:
@@ -185,6 +191,32 @@ def evaluate(
     except PoseMoEError as e:
         _fail(str(e))
     typer.echo(format_table(report))
+
+
+@app.command()
+def export(
+    checkpoint: Path = typer.Argument(..., help="Training checkpoint (best.pt or last.pt)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the shippable file, e.g. weights/posemoe-default.pt."),
+    full: bool = typer.Option(False, "--full", help="Keep float32 weights (default: float16, half the size)."),
+    eval_json: Optional[Path] = typer.Option(None, "--eval-json", help="Record this `posemoe eval --json` report's averages in the file."),
+) -> None:
+    """Make a shippable checkpoint: optimiser state dropped, weights in float16 by default."""
+    from posemoe.checkpoint import export_checkpoint
+
+    try:
+        metrics = None
+        if eval_json is not None:
+            if not eval_json.is_file():
+                raise PoseMoEError(f"{eval_json}: eval report not found; write one with `posemoe eval CKPT --json FILE`")
+            report = json.loads(eval_json.read_text())
+            metrics = {"h36m_s9s11": {"average_over_actions": report["average_over_actions"],
+                                      "two_d": report["settings"]["two_d"], "flip": report["settings"]["flip"]}}
+        export_checkpoint(checkpoint, out, half=not full, metrics=metrics)
+    except PoseMoEError as e:
+        _fail(str(e))
+    except (KeyError, json.JSONDecodeError) as e:
+        _fail(f"{eval_json}: not a `posemoe eval --json` report ({type(e).__name__}: {e})")
+    typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {'float32' if full else 'float16'})")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ A checkpoint is a dict saved with `torch.save`:
     metrics  evaluation figures recorded at save time (may be empty)
     train    the training configuration, the command line, the code revision, epoch and step
     state    optional: optimiser / scheduler / RNG state for `--resume` (dropped by `export`)
+    dtype    "float32", or "float16" for a half-precision export (the model is rebuilt in float32)
 
 Only plain Python types and tensors are stored, so it loads with `weights_only=True`.
 """
@@ -113,3 +114,19 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu",
         raise PoseMoEError(f"{path}: weights do not match the stored config "
                            f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
     return model.to(device).eval(), ckpt
+
+
+def export_checkpoint(src: str | Path, dst: str | Path, *, half: bool = True,
+                      metrics: dict | None = None) -> dict[str, Any]:
+    """Write a shippable copy of checkpoint `src` to `dst`: no optimiser state, floating-point
+    weights in float16 when `half` (loading casts them back to float32), `metrics` merged into
+    the stored metrics. Atomic like `save_checkpoint`. Returns the written dict."""
+    ckpt = read_checkpoint(src)
+    ckpt.pop("state", None)
+    if half:
+        ckpt["model"] = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+    ckpt["dtype"] = "float16" if half else "float32"
+    ckpt["metrics"] = {**ckpt.get("metrics", {}), **(metrics or {})}
+    ckpt.setdefault("train", {})["exported_from"] = Path(src).name
+    save_checkpoint(ckpt, dst)
+    return ckpt

@@ -269,6 +269,25 @@ def pad_edge(x: np.ndarray, frames: int, start: int) -> np.ndarray:
     return np.concatenate([window, tail], axis=0)
 
 
+def perturb_keypoints(x: np.ndarray, rng: np.random.Generator, noise_px: float, image_width: float,
+                      joint_dropout: float) -> np.ndarray:
+    """Simulate a 2D detector on screen-normalised keypoints ``x`` (T, J, 2|3), in place.
+
+    The noise model used both for training augmentation and for the robustness evaluation:
+    i.i.d. Gaussian noise of ``noise_px`` pixels (standard deviation, per coordinate, per frame)
+    on x and y, then each joint of each frame dropped with probability ``joint_dropout``. A
+    dropped joint is what the video pipeline feeds for a missed keypoint: all channels 0 (the
+    image centre, confidence 0). Returns ``x``.
+    """
+    if noise_px > 0:
+        sigma = noise_px * 2.0 / image_width  # pixels -> normalised units
+        x[..., :2] += rng.normal(0.0, sigma, size=x[..., :2].shape).astype(x.dtype)
+    if joint_dropout > 0:
+        drop = rng.random(size=x.shape[:2]) < joint_dropout  # (T, J)
+        x[drop] = 0.0
+    return x
+
+
 class ClipDataset(Dataset):
     """Fixed-length seq2seq clips over sequences: item -> (x (T, 17, C_in), y (T, 17, 3)).
 
@@ -339,12 +358,7 @@ class ClipDataset(Dataset):
             if self.flip and rng.random() < 0.5:
                 x = flip_pose(x)
                 y = flip_pose(y)
-            if self.noise_px > 0:
-                sigma = self.noise_px * 2.0 / seq.image_size[0]  # pixels -> normalised units
-                x[..., :2] += rng.normal(0.0, sigma, size=x[..., :2].shape).astype(np.float32)
-            if self.joint_dropout > 0:
-                drop = rng.random(size=x.shape[:2]) < self.joint_dropout  # (T, 17)
-                x[drop] = 0.0
+            perturb_keypoints(x, rng, self.noise_px, seq.image_size[0], self.joint_dropout)
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
 
 

@@ -21,13 +21,16 @@ import torch
 from tqdm import tqdm
 
 from posemoe.checkpoint import load_checkpoint
-from posemoe.data import TEST_SUBJECTS, action_base_name, load_h36m
+from posemoe.data import TEST_SUBJECTS, action_base_name, load_h36m, perturb_keypoints
 from posemoe.lifter import lift_normalized, match_channels
-from posemoe.metrics import auc, mpjpe_per_frame, mpjve, n_mpjpe_per_frame, p_mpjpe_per_frame, pck
+from posemoe.metrics import (auc, depth_error_per_frame, mpjpe_per_frame, mpjve, n_mpjpe_per_frame,
+                             p_mpjpe_per_frame, pck, xy_error_per_frame)
 
-METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck150", "auc")
-LABELS = {"mpjpe": "MPJPE (P1)", "p_mpjpe": "P-MPJPE (P2)", "n_mpjpe": "N-MPJPE", "mpjve": "MPJVE",
-          "pck150": "PCK@150", "auc": "AUC"}
+METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "xy", "z", "mpjve", "pck150", "auc")
+LABELS = {"mpjpe": "MPJPE (P1)", "p_mpjpe": "P-MPJPE (P2)", "n_mpjpe": "N-MPJPE", "xy": "x,y error",
+          "z": "z error", "mpjve": "MPJVE", "pck150": "PCK@150", "auc": "AUC"}
+UNITS = {"mpjpe": "mm", "p_mpjpe": "mm", "n_mpjpe": "mm", "xy": "mm (mean over joints of the x,y distance)",
+         "z": "mm (mean over joints of |z error|, depth)", "mpjve": "mm/frame", "pck150": "%", "auc": "%"}
 
 
 @dataclass
@@ -42,6 +45,9 @@ class EvalConfig:
     batch_size: int = 64
     device: str | None = None
     max_sequences: int | None = None  # evaluate only the first N sequences (quick checks)
+    noise_px: float = 0.0  # perturb the 2D input: Gaussian noise, pixels (see data.perturb_keypoints)
+    joint_dropout: float = 0.0  # perturb the 2D input: probability of dropping a joint
+    noise_seed: int = 0  # the perturbation of sequence i is drawn from default_rng([noise_seed, i])
 
 
 class _Pool:
@@ -57,6 +63,8 @@ class _Pool:
         self.sums["mpjpe"] += float(mpjpe_per_frame(pred_mm, gt_mm).sum())
         self.sums["p_mpjpe"] += float(p_mpjpe_per_frame(pred_mm, gt_mm).sum())
         self.sums["n_mpjpe"] += float(n_mpjpe_per_frame(pred_mm, gt_mm).sum())
+        self.sums["xy"] += float(xy_error_per_frame(pred_mm, gt_mm).sum())
+        self.sums["z"] += float(depth_error_per_frame(pred_mm, gt_mm).sum())
         self.sums["pck150"] += pck(pred_mm, gt_mm, 150.0) * n
         self.sums["auc"] += auc(pred_mm, gt_mm, 150.0) * n
         if n >= 2:
@@ -85,8 +93,15 @@ def evaluate(ec: EvalConfig, progress: bool = True) -> dict:
     total_frames = sum(len(s.pose2d) for s in sequences)
     bar = tqdm(total=total_frames, unit="frame", desc="eval", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
-    for seq in sequences:
+    perturbed = ec.noise_px > 0 or ec.joint_dropout > 0
+    for i, seq in enumerate(sequences):
         x = match_channels(seq.pose2d, want_c)
+        if perturbed:
+            # a copy, with the confidence channel riding along so that a dropped joint shows as 0
+            x = np.array(match_channels(seq.pose2d, 3), dtype=np.float32)
+            perturb_keypoints(x, np.random.default_rng([ec.noise_seed, i]), ec.noise_px, seq.image_size[0],
+                              ec.joint_dropout)
+            x = match_channels(x, want_c)
         pred = lift_normalized(model, x, stride=ec.stride, flip=ec.flip, batch_size=ec.batch_size, device=device)
         pred_mm = (pred - pred[:, :1]).astype(np.float64) * 1000.0
         gt_mm = (seq.pose3d - seq.pose3d[:, :1]).astype(np.float64) * 1000.0
@@ -100,9 +115,9 @@ def evaluate(ec: EvalConfig, progress: bool = True) -> dict:
         "checkpoint": ec.checkpoint,
         "model": {"config": ckpt["config"], "revision": ckpt.get("train", {}).get("revision")},
         "settings": {**asdict(ec), "subjects": list(ec.subjects), "cameras_used": sorted({s.camera for s in sequences}),
-                     "two_d": "detections" if ec.data_2d else "ground truth projected through the cameras",
+                     "two_d": _describe_2d(ec),
                      "stride": ec.stride or model.frames, "window": model.frames},
-        "units": {"mpjpe": "mm", "p_mpjpe": "mm", "n_mpjpe": "mm", "mpjve": "mm/frame", "pck150": "%", "auc": "%"},
+        "units": UNITS,
         "per_action": per_action,
         "average_over_actions": average,
         "sequences": len(sequences),
@@ -112,15 +127,25 @@ def evaluate(ec: EvalConfig, progress: bool = True) -> dict:
     }
 
 
+def _describe_2d(ec: EvalConfig) -> str:
+    two_d = "detections" if ec.data_2d else "ground truth projected through the cameras"
+    if ec.noise_px > 0 or ec.joint_dropout > 0:
+        two_d += (f", perturbed: Gaussian noise {ec.noise_px:g} px per coordinate, joint dropout "
+                  f"{ec.joint_dropout:g}, seed {ec.noise_seed}")
+    return two_d
+
+
 def format_table(report: dict) -> str:
     """The report as a fixed-width table, actions as rows."""
-    head = f"{'action':<14}" + "".join(f"{LABELS[k]:>14}" for k in METRICS) + f"{'frames':>9}"
+    # reports written before the x,y / z split lack those columns
+    avail = [k for k in METRICS if k in report["average_over_actions"]]
+    head = f"{'action':<14}" + "".join(f"{LABELS[k]:>14}" for k in avail) + f"{'frames':>9}"
     lines = [head, "-" * len(head)]
     for action, r in report["per_action"].items():
-        lines.append(f"{action:<14}" + "".join(f"{r[k]:>14.2f}" for k in METRICS) + f"{r['frames']:>9}")
+        lines.append(f"{action:<14}" + "".join(f"{r[k]:>14.2f}" for k in avail) + f"{r['frames']:>9}")
     lines.append("-" * len(head))
     avg = report["average_over_actions"]
-    lines.append(f"{'average':<14}" + "".join(f"{avg[k]:>14.2f}" for k in METRICS) + f"{report['frames']:>9}")
+    lines.append(f"{'average':<14}" + "".join(f"{avg[k]:>14.2f}" for k in avail) + f"{report['frames']:>9}")
     s = report["settings"]
     lines.append(f"mm (PCK, AUC in %); subjects {','.join(s['subjects'])}; cameras {len(s['cameras_used'])}; "
                  f"window {s['window']}, stride {s['stride']}; flip {'on' if s['flip'] else 'off'}; "

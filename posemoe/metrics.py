@@ -31,6 +31,8 @@ __all__ = [
     "n_mpjpe",
     "n_mpjpe_per_frame",
     "mpjve",
+    "xy_error_per_frame",
+    "depth_error_per_frame",
     "pck",
     "auc",
     "all_metrics",
@@ -208,6 +210,38 @@ def mpjve(pred: Any, gt: Any) -> float:
             f"mpjve: expected at least 2 frames (shape (N>=2, J, 3)), got {tuple(p.shape)}"
         )
     return float(_joint_errors(np.diff(p, axis=0), np.diff(g, axis=0)).mean())
+
+
+def xy_error_per_frame(pred: Any, gt: Any) -> np.ndarray:
+    """Image-plane part of the error: mean over joints of the (x, y) distance, per frame.
+
+    With camera axes (x right, y down, z forward) this is the part of the error the 2D input
+    already pins down. Together with :func:`depth_error_per_frame` it splits MPJPE into what is
+    seen and what must be inferred; each is at most the MPJPE of the same frames.
+
+    Args:
+        pred: predicted joints, shape ``(N, J, 3)``, camera axes.
+        gt: ground-truth joints, shape ``(N, J, 3)``.
+
+    Returns:
+        Array of shape ``(N,)``, input unit.
+    """
+    p, g = _check_pair(pred, gt)
+    return np.linalg.norm(p[..., :2] - g[..., :2], axis=-1).mean(axis=1)
+
+
+def depth_error_per_frame(pred: Any, gt: Any) -> np.ndarray:
+    """Depth part of the error: mean over joints of ``|z_pred - z_gt|``, per frame.
+
+    Args:
+        pred: predicted joints, shape ``(N, J, 3)``, camera axes (z along the optical axis).
+        gt: ground-truth joints, shape ``(N, J, 3)``.
+
+    Returns:
+        Array of shape ``(N,)``, input unit.
+    """
+    p, g = _check_pair(pred, gt)
+    return np.abs(p[..., 2] - g[..., 2]).mean(axis=1)
 
 
 def _pck_from_errors(errors: np.ndarray, threshold: float) -> float:

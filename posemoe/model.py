@@ -276,6 +276,8 @@ class PoseMoEConfig:
 
 # name -> fields; frames is added by `preset()` (27, 81 or 243)
 SIZES: dict[str, dict] = {
+    # tiny: the size a 2-core CPU can train in hours (no stochastic depth: too little training to overfit)
+    "tiny": dict(dim=64, heads=8, encoder_layers=3, decoder_layers=1, mlp_ratio=2.0, experts=2, drop_path=0.0),
     "small": dict(dim=96, heads=8, encoder_layers=4, decoder_layers=2, mlp_ratio=2.0, experts=2),
     "base": dict(dim=160, heads=8, encoder_layers=6, decoder_layers=3, mlp_ratio=2.0, experts=2),
 }
