@@ -172,6 +172,7 @@ def evaluate(
     joint_dropout: float = typer.Option(0.0, min=0.0, max=0.99, help="Perturb the 2D input: probability of dropping a joint."),
     noise_seed: int = typer.Option(0, help="Seed of the perturbation (fixed, so runs are comparable)."),
     max_sequences: Optional[int] = typer.Option(None, min=1, help="Only the first N sequences (a quick check, not the protocol)."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print the per-action table as Markdown."),
 ) -> None:
     """Human3.6M protocols 1 and 2 (MPJPE, P-MPJPE, plus N-MPJPE, x,y and depth error, MPJVE,
     PCK, AUC) per action. Errors in mm on root-relative poses; flip on; every frame of S9 and S11."""
@@ -190,7 +191,30 @@ def evaluate(
             write_json(report, json_out)
     except PoseMoEError as e:
         _fail(str(e))
-    typer.echo(format_table(report))
+    if markdown:
+        from posemoe.evaluate import format_markdown
+
+        typer.echo(format_markdown(report))
+    else:
+        typer.echo(format_table(report))
+
+
+@app.command()
+def compare(
+    reports: list[Path] = typer.Argument(..., help="`posemoe eval --json` reports; the first is the reference."),
+    labels: Optional[str] = typer.Option(None, help="Comma-separated row labels; default the file names."),
+) -> None:
+    """Average figures of several eval reports side by side (Markdown), with MPJPE differences."""
+    from posemoe.evaluate import compare_markdown, read_report
+
+    names = [s.strip() for s in labels.split(",")] if labels else [r.stem for r in reports]
+    if len(names) != len(reports):
+        _fail(f"--labels: expected {len(reports)} labels (one per report), found {len(names)}")
+    try:
+        loaded = [read_report(r) for r in reports]
+    except PoseMoEError as e:
+        _fail(str(e))
+    typer.echo(compare_markdown(loaded, names))
 
 
 @app.command()
@@ -206,16 +230,14 @@ def export(
     try:
         metrics = None
         if eval_json is not None:
-            if not eval_json.is_file():
-                raise PoseMoEError(f"{eval_json}: eval report not found; write one with `posemoe eval CKPT --json FILE`")
-            report = json.loads(eval_json.read_text())
+            from posemoe.evaluate import read_report
+
+            report = read_report(eval_json)
             metrics = {"h36m_s9s11": {"average_over_actions": report["average_over_actions"],
                                       "two_d": report["settings"]["two_d"], "flip": report["settings"]["flip"]}}
         export_checkpoint(checkpoint, out, half=not full, metrics=metrics)
     except PoseMoEError as e:
         _fail(str(e))
-    except (KeyError, json.JSONDecodeError) as e:
-        _fail(f"{eval_json}: not a `posemoe eval --json` report ({type(e).__name__}: {e})")
     typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {'float32' if full else 'float16'})")
 
 

@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from posemoe.checkpoint import load_checkpoint
+from posemoe.errors import PoseMoEError
 from posemoe.data import TEST_SUBJECTS, action_base_name, load_h36m, perturb_keypoints
 from posemoe.lifter import lift_normalized, match_channels
 from posemoe.metrics import (auc, depth_error_per_frame, mpjpe_per_frame, mpjve, n_mpjpe_per_frame,
@@ -150,6 +151,46 @@ def format_table(report: dict) -> str:
     lines.append(f"mm (PCK, AUC in %); subjects {','.join(s['subjects'])}; cameras {len(s['cameras_used'])}; "
                  f"window {s['window']}, stride {s['stride']}; flip {'on' if s['flip'] else 'off'}; "
                  f"2D: {s['two_d']}; {report['frames']} frames in {report['seconds']} s")
+    return "\n".join(lines)
+
+
+def format_markdown(report: dict) -> str:
+    """The per-action table of a report as Markdown (the model card's format)."""
+    avail = [k for k in METRICS if k in report["average_over_actions"]]
+    lines = ["| action | " + " | ".join(LABELS[k] for k in avail) + " |",
+             "|---|" + "---:|" * len(avail)]
+    for action, r in report["per_action"].items():
+        lines.append(f"| {action} | " + " | ".join(f"{r[k]:.2f}" for k in avail) + " |")
+    avg = report["average_over_actions"]
+    lines.append("| **average** | " + " | ".join(f"**{avg[k]:.2f}**" for k in avail) + " |")
+    return "\n".join(lines)
+
+
+def read_report(path: str | Path) -> dict:
+    """Load a report written by `write_json` (`posemoe eval --json`), checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise PoseMoEError(f"{path}: eval report not found; write one with `posemoe eval CKPT --json {path}`")
+    try:
+        report = json.loads(path.read_text())
+        report["average_over_actions"]["mpjpe"], report["per_action"], report["settings"]["two_d"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise PoseMoEError(f"{path}: expected a `posemoe eval --json` report, found {type(e).__name__}: {e}") from None
+    return report
+
+
+def compare_markdown(reports: list[dict], labels: list[str]) -> str:
+    """Average-over-actions figures of several reports side by side, one row per report, with
+    each row's MPJPE difference to the first row."""
+    avail = [k for k in METRICS if all(k in r["average_over_actions"] for r in reports)]
+    lines = ["| model | 2D input | " + " | ".join(LABELS[k] for k in avail) + " | Δ MPJPE |",
+             "|---|---|" + "---:|" * (len(avail) + 1)]
+    ref = reports[0]["average_over_actions"]["mpjpe"]
+    for label, r in zip(labels, reports):
+        avg = r["average_over_actions"]
+        two_d = r["settings"]["two_d"].replace("ground truth projected through the cameras", "GT projected")
+        lines.append(f"| {label} | {two_d} | " + " | ".join(f"{avg[k]:.2f}" for k in avail)
+                     + f" | {avg['mpjpe'] - ref:+.2f} |")
     return "\n".join(lines)
 
 

@@ -56,3 +56,25 @@ def test_window_length_mismatch(tmp_path: Path) -> None:
     path = save_checkpoint(make_checkpoint(_tiny()), tmp_path / "m.pt")
     with pytest.raises(PoseMoEError, match="expected a model with a 243-frame window, found 9 frames"):
         load_checkpoint(path, frames=243)
+
+
+def test_export_halves_the_file_and_keeps_the_predictions(tmp_path: Path) -> None:
+    from posemoe.checkpoint import export_checkpoint, read_checkpoint
+
+    model = _tiny()
+    state = {"optimizer": {"big": torch.zeros(1000)}, "epoch": 1}
+    src = save_checkpoint(make_checkpoint(model, metrics={"val_mpjpe_mm": 80.0}, state=state), tmp_path / "last.pt")
+    dst = tmp_path / "ship" / "posemoe.pt"
+    export_checkpoint(src, dst, half=True, metrics={"h36m": {"mpjpe": 70.0}})
+    raw = read_checkpoint(dst)
+    assert "state" not in raw and raw["dtype"] == "float16"
+    assert all(v.dtype == torch.float16 for v in raw["model"].values() if v.is_floating_point())
+    assert raw["metrics"] == {"val_mpjpe_mm": 80.0, "h36m": {"mpjpe": 70.0}}
+    assert dst.stat().st_size < 0.6 * src.stat().st_size
+    loaded, _ = load_checkpoint(dst)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())  # runs in float32
+    x = torch.randn(3, 9, 17, 2)
+    with torch.no_grad():
+        ref, got = model(x).pose3d, loaded(x).pose3d
+    assert not torch.equal(ref, got)  # the weights really were rounded
+    assert (ref - got).abs().max() < 1e-3  # metres: well under a millimetre

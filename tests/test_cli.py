@@ -37,7 +37,7 @@ def test_info_lists_every_preset_and_variant() -> None:
 def test_help_lists_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for cmd in ("train", "eval", "info"):
+    for cmd in ("train", "eval", "info", "export", "compare"):
         assert cmd in result.output
 
 
@@ -57,6 +57,26 @@ def test_train_then_eval_end_to_end(h36m_npz: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["info", "--checkpoint", str(out / "best.pt")])
     assert result.exit_code == 0 and "h36m17" in result.output
 
+    # export for shipping, with the eval figures recorded in the file
+    shipped = tmp_path / "weights" / "model.pt"
+    result = runner.invoke(app, ["export", str(out / "best.pt"), "-o", str(shipped), "--eval-json", str(report_path)])
+    assert result.exit_code == 0 and "float16" in result.output, result.output
+    from posemoe.checkpoint import read_checkpoint
+
+    stored = read_checkpoint(shipped)["metrics"]["h36m_s9s11"]["average_over_actions"]
+    assert stored == report["average_over_actions"]
+
+    # the same file under the fixed noise model, as Markdown, then both side by side
+    noisy_path = tmp_path / "noisy.json"
+    result = runner.invoke(app, ["eval", str(shipped), "--data-3d", str(h36m_npz), "--subjects", "S9", "--markdown",
+                                 "--noise-px", "5", "--joint-dropout", "0.05", "--json", str(noisy_path)])
+    assert result.exit_code == 0, result.output
+    assert "| action | MPJPE (P1) |" in result.output and "| **average** |" in result.output
+    result = runner.invoke(app, ["compare", str(report_path), str(noisy_path), "--labels", "clean,noisy"])
+    assert result.exit_code == 0, result.output
+    rows = [ln for ln in result.output.splitlines() if ln.startswith("| clean") or ln.startswith("| noisy")]
+    assert len(rows) == 2 and rows[0].endswith("+0.00 |") and "5 px" in rows[1]
+
 
 def test_bad_inputs_give_one_line_errors(tmp_path: Path) -> None:
     wrong_key = tmp_path / "wrong.npz"
@@ -69,6 +89,13 @@ def test_bad_inputs_give_one_line_errors(tmp_path: Path) -> None:
                     "missing.pt", "not found")
     _one_line_error(runner.invoke(app, ["train", "--data-3d", str(wrong_key), "--set", "dim=big"]), "dim=big")
     _one_line_error(runner.invoke(app, ["info", "--preset", "tiny-5"]), "unknown preset")
+    _one_line_error(runner.invoke(app, ["compare", str(tmp_path / "a.json")]), "a.json", "not found")
+    not_report = tmp_path / "other.json"
+    not_report.write_text('{"hello": 1}')
+    _one_line_error(runner.invoke(app, ["compare", str(not_report)]), "other.json", "posemoe eval --json")
+    _one_line_error(runner.invoke(app, ["export", str(tmp_path / "missing.pt"), "-o", str(tmp_path / "x.pt")]),
+                    "missing.pt", "not found")
+    assert not (tmp_path / "x.pt").exists()
 
 
 def test_missing_data_argument_names_the_fix(monkeypatch) -> None:

@@ -59,3 +59,42 @@ def test_flip_changes_the_prediction(h36m_npz: Path, tiny_ckpt: Path) -> None:
     off = evaluate(EvalConfig(checkpoint=str(tiny_ckpt), data_3d=str(h36m_npz), subjects=("S9",), flip=False),
                    progress=False)
     assert on["average_over_actions"]["mpjpe"] != off["average_over_actions"]["mpjpe"]
+
+
+def test_report_splits_error_into_image_plane_and_depth(h36m_npz: Path, tiny_ckpt: Path) -> None:
+    report = evaluate(EvalConfig(checkpoint=str(tiny_ckpt), data_3d=str(h36m_npz), subjects=("S9",)), progress=False)
+    for r in [*report["per_action"].values(), report["average_over_actions"]]:
+        assert 0 < r["xy"] <= r["mpjpe"] and 0 < r["z"] <= r["mpjpe"]
+        # per joint, |e| <= |e_xy| + |e_z|, so the parts cannot sum to less than the whole
+        assert r["xy"] + r["z"] >= r["mpjpe"] - 0.02
+    assert "x,y error" in format_table(report) and "z error" in format_table(report)
+
+
+def test_perturbed_input_follows_the_documented_noise_model(h36m_npz: Path, tiny_ckpt: Path, monkeypatch) -> None:
+    """--noise-px / --joint-dropout: the network sees Gaussian pixel noise of the stated size and
+    joints zeroed at the stated rate, drawn from a fixed seed."""
+    seen: list[np.ndarray] = []
+    real = evaluate_mod.lift_normalized
+
+    def spy(model, x, **kw):
+        seen.append(np.array(x))
+        return real(model, x, **kw)
+
+    monkeypatch.setattr(evaluate_mod, "lift_normalized", spy)
+    ec = EvalConfig(checkpoint=str(tiny_ckpt), data_3d=str(h36m_npz), subjects=("S9",))
+    clean = evaluate(ec, progress=False)
+    clean_x, seen[:] = list(seen), []
+    noisy_cfg = EvalConfig(**{**ec.__dict__, "noise_px": 8.0, "joint_dropout": 0.1, "noise_seed": 3})
+    noisy = evaluate(noisy_cfg, progress=False)
+    noisy_x, seen[:] = list(seen), []
+    again = evaluate(noisy_cfg, progress=False)
+    assert again["average_over_actions"] == noisy["average_over_actions"]  # same seed, same figures
+    assert noisy["average_over_actions"]["mpjpe"] != clean["average_over_actions"]["mpjpe"]
+    assert "perturbed" in noisy["settings"]["two_d"] and "8 px" in noisy["settings"]["two_d"]
+
+    clean_all, noisy_all = np.concatenate(clean_x), np.concatenate(noisy_x)
+    dropped = np.all(noisy_all[..., :2] == 0.0, axis=-1)
+    assert 0.07 < dropped.mean() < 0.13
+    kept = ~dropped
+    diff_px = (noisy_all[kept][:, :2] - clean_all[kept][:, :2]) * 1000 / 2.0  # image width 1000 in the fixture
+    assert diff_px.std() == pytest.approx(8.0, rel=0.1) and abs(diff_px.mean()) < 0.5

@@ -216,3 +216,16 @@ def test_wrong_rank_raises() -> None:
         mpjpe(np.zeros((J, 3)), np.zeros((J, 3)))
     with pytest.raises(PoseMoEError, match=r"\(2, 17, 2\)"):
         p_mpjpe(np.zeros((2, J, 2)), np.zeros((2, J, 2)))
+
+
+def test_xy_and_depth_split_of_a_known_offset() -> None:
+    from posemoe.metrics import depth_error_per_frame, xy_error_per_frame
+
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(5, 17, 3))
+    pred = gt + np.array([3.0, 4.0, -12.0])  # 5 in the image plane, 12 in depth, 13 in all
+    assert np.allclose(xy_error_per_frame(pred, gt), 5.0)
+    assert np.allclose(depth_error_per_frame(pred, gt), 12.0)
+    assert np.allclose(mpjpe_per_frame(pred, gt), 13.0)
+    # a pure depth error leaves the image-plane part at zero
+    assert np.allclose(xy_error_per_frame(gt + [0, 0, 7.0], gt), 0.0)

@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -85,3 +86,29 @@ def test_two_process_ddp_run_completes(h36m_npz: Path, tmp_path: Path) -> None:
     assert "cpu x2" in proc.stderr
     ckpt = read_checkpoint(out / "last.pt")
     assert ckpt["train"]["world_size"] == 2 and ckpt["train"]["epoch"] == 2
+
+
+def test_accuracy_path_train_export_eval(h36m_npz: Path, tmp_path: Path) -> None:
+    """Regression guard for the whole accuracy path on the synthetic walker: train with the
+    shipped recipe's augmentation and confidence channel, export to float16, evaluate on the
+    held-out subject. The half-precision file must score within 0.1 mm of the float32 one, and
+    the model must beat the trivial 'every joint at the pelvis' answer by a wide margin."""
+    from posemoe.checkpoint import export_checkpoint
+    from posemoe.data import load_positions_3d
+    from posemoe.evaluate import EvalConfig, evaluate
+
+    tc = tiny_config(h36m_npz, tmp_path / "run", epochs=15, confidence=True, noise_px=2.0, joint_dropout=0.05,
+                     flip=True, val_subjects=("S9",), log_every=100)
+    summary = train(tc)
+    best = tmp_path / "run" / "best.pt"
+    shipped = tmp_path / "ship.pt"
+    export_checkpoint(best, shipped, half=True)
+    full = evaluate(EvalConfig(checkpoint=str(best), data_3d=str(h36m_npz), subjects=("S9",)), progress=False)
+    half = evaluate(EvalConfig(checkpoint=str(shipped), data_3d=str(h36m_npz), subjects=("S9",)), progress=False)
+    f, h = full["average_over_actions"], half["average_over_actions"]
+    assert abs(f["mpjpe"] - h["mpjpe"]) < 0.1 and abs(f["p_mpjpe"] - h["p_mpjpe"]) < 0.1
+
+    world = load_positions_3d(h36m_npz)["S9"]
+    trivial = np.mean([np.linalg.norm(p - p[:, :1], axis=-1).mean() * 1000 for p in world.values()])
+    assert f["mpjpe"] < 0.5 * trivial, f"{f['mpjpe']:.1f} mm vs {trivial:.1f} mm for the trivial answer"
+    assert summary["best_val_mpjpe_mm"] < 0.5 * trivial
