@@ -218,6 +218,24 @@ def compare(
 
 
 @app.command()
+def compact(
+    data_3d: Path = typer.Argument(..., help="VideoPose3D-layout 3D file (positions_3d), e.g. data_3d_h36m.npz."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the compact copy (.npz); keep it out of git."),
+    subjects: Optional[str] = typer.Option(None, help="Comma-separated subjects to keep, e.g. S1,S5,S6,S7,S8; default all."),
+) -> None:
+    """A compact copy of the 3D data (int16 0.1 mm + float32 root track) to carry to a GPU machine."""
+    from posemoe.data import write_compact_3d
+
+    keep = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    try:
+        stats = write_compact_3d(data_3d, out, keep)
+    except PoseMoEError as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out}: {stats['sequences']} sequences, {stats['frames']} frames, "
+               f"{stats['bytes'] / 1e6:.1f} MB (from {data_3d.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command()
 def export(
     checkpoint: Path = typer.Argument(..., help="Training checkpoint (best.pt or last.pt)."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the shippable file, e.g. weights/posemoe-default.pt."),

@@ -7,6 +7,7 @@ poses into per-camera sequences (root-relative 3D in camera coordinates, normali
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import zipfile
@@ -86,12 +87,31 @@ def _check_pose_array(arr: Any, channels: tuple[int, ...], where: str) -> np.nda
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
+COMPACT_KEY = "positions_3d_compact"  # see write_compact_3d
+COMPACT_UNIT_M = 1e-4  # metres per int16 step of the root-relative joints (0.1 mm)
+
+
+def _npz_has_key(path: str | Path, key: str) -> bool:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return key in npz.files
+    except Exception:  # unreadable files are reported by _load_npz_dict
+        return False
+
+
 def load_positions_3d(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """Load 3D world poses: subject -> action -> float32 (N, 17, 3), metres.
 
-    Files with the 32-joint Human3.6M layout are reduced to the 17 evaluation joints.
+    Files with the 32-joint Human3.6M layout are reduced to the 17 evaluation joints. A compact
+    copy made by `write_compact_3d` is decoded back to world coordinates (within 0.05 mm).
     """
-    raw, name = _load_npz_dict(path, "positions_3d")
+    if _npz_has_key(path, COMPACT_KEY):
+        raw, name = _load_npz_dict(path, COMPACT_KEY)
+        raw = {subject: {action: d["root"][:, None, :].astype(np.float32)
+                         + d["rel"].astype(np.float32) * np.float32(COMPACT_UNIT_M)
+                         for action, d in actions.items()} for subject, actions in raw.items()}
+    else:
+        raw, name = _load_npz_dict(path, "positions_3d")
     out: dict[str, dict[str, np.ndarray]] = {}
     for subject, actions in raw.items():
         out[str(subject)] = {
@@ -99,6 +119,40 @@ def load_positions_3d(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
             for action, arr in actions.items()
         }
     return out
+
+
+def write_compact_3d(src: str | Path, dst: str | Path, subjects: Iterable[str] | None = None) -> dict[str, Any]:
+    """A smaller copy of a 3D pose file, for sending training data to another machine.
+
+    Each sequence is stored as its root (pelvis) track in float32 metres and the other joints
+    relative to it as int16 in 0.1 mm steps (error at most 0.05 mm), compressed; `subjects`
+    keeps only those (e.g. the training subjects). `load_positions_3d` and every command that
+    takes `--data-3d` read it like the original. Derived from third-party data: never commit it.
+    Returns {"sequences", "frames", "bytes"}.
+    """
+    poses = load_positions_3d(src)
+    keep = set(subjects) if subjects is not None else set(poses)
+    missing = keep - set(poses)
+    if missing:
+        raise PoseMoEError(f"{src}: no subjects {sorted(missing)}; the file holds {sorted(poses)}")
+    packed: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    frames = 0
+    for subject in sorted(keep):
+        packed[subject] = {}
+        for action, p in poses[subject].items():
+            root = p[:, :1, :].astype(np.float64)
+            rel = np.round((p - root) / COMPACT_UNIT_M)
+            if np.abs(rel).max(initial=0) > np.iinfo(np.int16).max:
+                raise PoseMoEError(f"{src}: {subject}/{action} has a joint over 3.27 m from the pelvis; "
+                                   "is the file in millimetres? expected metres")
+            packed[subject][action] = {"root": root[:, 0].astype(np.float32), "rel": rel.astype(np.int16)}
+            frames += len(p)
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp.npz")
+    np.savez_compressed(tmp, **{COMPACT_KEY: np.array(packed, dtype=object)})
+    os.replace(tmp, dst)
+    return {"sequences": sum(len(a) for a in packed.values()), "frames": frames, "bytes": dst.stat().st_size}
 
 
 def load_positions_2d(path: str | Path) -> dict[str, dict[str, list[np.ndarray]]]:

@@ -37,7 +37,7 @@ def test_info_lists_every_preset_and_variant() -> None:
 def test_help_lists_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for cmd in ("train", "eval", "info", "export", "compare"):
+    for cmd in ("train", "eval", "info", "export", "compare", "compact"):
         assert cmd in result.output
 
 
@@ -96,6 +96,8 @@ def test_bad_inputs_give_one_line_errors(tmp_path: Path) -> None:
     _one_line_error(runner.invoke(app, ["export", str(tmp_path / "missing.pt"), "-o", str(tmp_path / "x.pt")]),
                     "missing.pt", "not found")
     assert not (tmp_path / "x.pt").exists()
+    _one_line_error(runner.invoke(app, ["compact", str(wrong_key), "-o", str(tmp_path / "c.npz")]),
+                    "wrong.npz", "positions_3d")
 
 
 def test_missing_data_argument_names_the_fix(monkeypatch) -> None:

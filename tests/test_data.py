@@ -379,3 +379,21 @@ def test_load_h36m_sequences_and_missing_subjects(h36m_npz: Path) -> None:
     assert data.sequences(("S7",), required=False) == []
     with pytest.raises(PoseMoEError, match=r"no sequences for subjects \['S7'\]; the file holds \['S1', 'S9'\]"):
         data.sequences(("S7",))
+
+
+def test_compact_copy_round_trips_within_a_twentieth_of_a_millimetre(h36m_npz: Path, tmp_path: Path) -> None:
+    from posemoe.data import load_positions_3d, write_compact_3d
+
+    stats = write_compact_3d(h36m_npz, tmp_path / "c" / "compact.npz")
+    assert stats["sequences"] == 4 and stats["frames"] == 4 * 60
+    full, small = load_positions_3d(h36m_npz), load_positions_3d(tmp_path / "c" / "compact.npz")
+    assert {s: sorted(a) for s, a in full.items()} == {s: sorted(a) for s, a in small.items()}
+    for s in full:
+        for a in full[s]:
+            assert small[s][a].dtype == np.float32 and small[s][a].shape == full[s][a].shape
+            assert np.abs(small[s][a] - full[s][a]).max() <= 0.05e-3 + 1e-6
+    only = write_compact_3d(h36m_npz, tmp_path / "s1.npz", subjects=["S1"])
+    assert sorted(load_positions_3d(tmp_path / "s1.npz")) == ["S1"] and only["frames"] == 2 * 60
+    with pytest.raises(PoseMoEError, match="S7"):
+        write_compact_3d(h36m_npz, tmp_path / "x.npz", subjects=["S7"])
+    assert not (tmp_path / "x.npz").exists()
