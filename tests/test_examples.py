@@ -37,3 +37,22 @@ def test_plot_training_log_example(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_learning_curves_example(tmp_path: Path) -> None:
+    runs = []
+    for name, batch in (("a", 8), ("b", 16)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "train_config.json").write_text(json.dumps({"preset": "tiny-27", "batch_size": batch,
+                                                         "model_overrides": {}}))
+        recs = [{"type": "epoch", "step": s, "val_mpjpe_mm": 200.0 / s} for s in (10, 20, 40)]
+        (d / "log.jsonl").write_text("\n".join(json.dumps(r) for r in recs))
+        runs.append(f"{name}={d / 'log.jsonl'}")
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "compare_learning_curves.py"), str(tmp_path / "c.png"), *runs],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    from examples.compare_learning_curves import frames_per_step
+
+    assert frames_per_step(tmp_path / "b" / "log.jsonl") == 16 * 27
