@@ -55,6 +55,26 @@ def match_channels(x: np.ndarray, channels: int) -> np.ndarray:
 
 
 @torch.no_grad()
+def predict_windows(model: PoseMoE, windows: np.ndarray | torch.Tensor, *, flip: bool = True,
+                    batch_size: int = 64, device: str | torch.device | None = None) -> np.ndarray:
+    """Run `model` on (W, T, J, C) screen-normalised windows in batches; returns (W, T, J, 3)
+    float64 metres. With `flip`, each window is also mirrored, predicted, mirrored back and
+    averaged (test-time flip)."""
+    device = device or next(model.parameters()).device
+    windows = torch.as_tensor(np.ascontiguousarray(windows, dtype=np.float32))
+    outs = []
+    for i in range(0, len(windows), batch_size):
+        batch = windows[i:i + batch_size].to(device)
+        pred = model(batch).pose3d
+        if flip:
+            pred_f = model(flip_pose(batch, H36M17)).pose3d
+            pred = 0.5 * (pred + flip_pose(pred_f, H36M17))
+        outs.append(pred.float().cpu())
+    if not outs:
+        return np.zeros((0, model.frames, model.cfg.num_joints, 3))
+    return torch.cat(outs).numpy().astype(np.float64)
+
+
 def lift_normalized(model: PoseMoE, x: np.ndarray, *, stride: int | None = None, flip: bool = True,
                     batch_size: int = 64, device: str | torch.device | None = None) -> np.ndarray:
     """Run `model` over a whole sequence of screen-normalised inputs.
@@ -68,19 +88,9 @@ def lift_normalized(model: PoseMoE, x: np.ndarray, *, stride: int | None = None,
     if not 1 <= stride <= frames:
         raise PoseMoEError(f"stride must be between 1 and the window length {frames}, got {stride}")
     n = x.shape[0]
-    device = device or next(model.parameters()).device
     starts = window_starts(n, frames, stride)
     idx = np.minimum(np.arange(frames)[None, :] + np.asarray(starts)[:, None], n - 1)  # (W, T) edge padding
-    windows = torch.from_numpy(np.ascontiguousarray(x[idx], dtype=np.float32))  # (W, T, J, C)
-    outs = []
-    for i in range(0, len(windows), batch_size):
-        batch = windows[i:i + batch_size].to(device)
-        pred = model(batch).pose3d
-        if flip:
-            pred_f = model(flip_pose(batch, H36M17)).pose3d
-            pred = 0.5 * (pred + flip_pose(pred_f, H36M17))
-        outs.append(pred.float().cpu())
-    preds = torch.cat(outs).numpy().astype(np.float64)  # (W, T, J, 3)
+    preds = predict_windows(model, x[idx], flip=flip, batch_size=batch_size, device=device)  # (W, T, J, 3)
     w = blend_weights(frames, overlap=stride < frames)
     acc = np.zeros((n, preds.shape[2], 3))
     wsum = np.zeros(n)

@@ -1,0 +1,75 @@
+"""Lift tracked 2D people to 3D with PoseMoE: every track, every present frame, in batches.
+
+Inputs are the tracker's arrays (pixels, Human3.6M-17 order, NaN where a person is absent).
+Keypoints are screen-normalised as in training (`posemoe.camera.normalize_screen`). For a model
+with a confidence channel, a joint scoring below `joint_threshold` is fed exactly as training's
+joint dropout fed a missed joint: all channels 0; every other joint gets confidence 1 (the
+network was trained on those two states only). A two-channel model has no way to be told, so it
+gets the detector's coordinates as they are.
+
+Windows of all tracks are lifted together (`pipeline.window`), with test-time flip, on the
+chosen device. Output: (P, F, 17, 3) float32 metres, root-relative, camera axes (x right, y down,
+z forward), NaN where the person is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from pipeline.window import blend, gather, plan_windows, stride_for
+from posemoe.camera import normalize_screen
+from posemoe.errors import PoseMoEError
+from posemoe.lifter import predict_windows
+from posemoe.model import PoseMoE
+
+
+def model_inputs(keypoints2d: np.ndarray, scores2d: np.ndarray, image_size: tuple[int, int], channels: int,
+                 joint_threshold: float = 0.3) -> np.ndarray:
+    """(P, F, 17, 2) pixels and (P, F, 17) scores -> (P, F, 17, channels) network inputs.
+
+    Absent frames and unusable joints become 0; see the module docstring for the rules."""
+    kp = np.asarray(keypoints2d, dtype=np.float32)
+    sc = np.asarray(scores2d, dtype=np.float32)
+    if kp.ndim != 4 or kp.shape[-1] != 2 or sc.shape != kp.shape[:-1]:
+        raise PoseMoEError(f"2D keypoints: expected (people, frames, 17, 2) with scores (people, frames, 17), "
+                           f"got {kp.shape} and {sc.shape}")
+    w, h = image_size
+    x = normalize_screen(np.nan_to_num(kp, nan=0.0), w, h).astype(np.float32)
+    usable = (sc >= joint_threshold) & np.isfinite(kp).all(axis=-1)
+    if channels == 3:
+        x = np.concatenate([x, np.ones_like(x[..., :1])], axis=-1)
+        x[~usable] = 0.0
+    elif channels == 2:
+        x[~np.isfinite(kp).all(axis=-1)] = 0.0
+    else:
+        raise PoseMoEError(f"model input: expected 2 or 3 channels, found {channels}")
+    return x
+
+
+def lift_tracks(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
+                image_size: tuple[int, int], *, overlap: float = 0.5, flip: bool = True, batch_size: int = 256,
+                device: str | torch.device | None = None, joint_threshold: float = 0.3,
+                on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+    """3D poses of every tracked person: (P, F, 17, 3) float32 metres, NaN where absent.
+
+    `on_batch(n)` is called after each batch with the number of windows done (progress bars)."""
+    present = np.asarray(present, dtype=bool)
+    kp = np.asarray(keypoints2d)
+    if present.shape != kp.shape[:2]:
+        raise PoseMoEError(f"present: expected shape {kp.shape[:2]} (people, frames), got {present.shape}")
+    frames = model.frames
+    stride = stride_for(frames, overlap)
+    x = model_inputs(kp, scores2d, image_size, model.cfg.in_channels, joint_threshold)
+    plan = plan_windows(present, frames, stride)
+    windows = gather(x, plan, frames)
+    preds = np.zeros(windows.shape[:3] + (3,))
+    for i in range(0, len(windows), batch_size):
+        preds[i:i + batch_size] = predict_windows(model, windows[i:i + batch_size], flip=flip,
+                                                  batch_size=batch_size, device=device)
+        if on_batch is not None:
+            on_batch(min(batch_size, len(windows) - i))
+    out = blend(preds, plan, present.shape, stride)
+    return out.astype(np.float32)
