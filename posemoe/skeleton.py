@@ -1,8 +1,13 @@
 """Joint layouts (skeletons) and conversions between them.
 
-Two layouts are used: ``H36M17`` (the 17 Human3.6M evaluation joints, the layout the lifting
-network works in) and ``COCO17`` (the layout of common 2D keypoint detectors). Helpers convert
-the 32-joint Human3.6M layout and COCO keypoints to ``H36M17`` and mirror poses left/right.
+Three layouts are used: ``H36M17`` (the 17 Human3.6M evaluation joints, the layout the lifting
+network works in), ``COCO17`` (the layout of common 2D keypoint detectors such as mmpose) and
+``BLAZEPOSE33`` (the 33 landmarks of MediaPipe Pose). Helpers convert the 32-joint Human3.6M
+layout, COCO keypoints and BlazePose landmarks to ``H36M17`` and mirror poses left/right.
+
+Both detector layouts are mapped to ``H36M17`` with the same definitions (see
+``coco17_to_h36m17``), so the same physical points give the same ``H36M17`` pose whichever
+2D backend produced them.
 """
 
 from __future__ import annotations
@@ -91,14 +96,35 @@ COCO17 = Skeleton(
     joints_right=(2, 4, 6, 8, 10, 12, 14, 16),
 )
 
-_SKELETONS: dict[str, Skeleton] = {s.name: s for s in (H36M17, COCO17)}
+BLAZEPOSE33 = Skeleton(
+    name="blazepose33",
+    joint_names=(
+        "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+        "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+        "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+        "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+        "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+        "right_heel", "left_foot_index", "right_foot_index",
+    ),
+    # MediaPipe Pose order. Rooted at the nose like COCO17: each eye is a chain inner -> centre
+    # -> outer -> ear, mouth corners and shoulders hang off the nose, hips off the shoulder on
+    # the same side, limbs down the chain; fingers hang off the wrist, heel and toe off the ankle
+    parents=(
+        -1, 0, 1, 2, 0, 4, 5, 3, 6, 0, 0, 0, 0, 11, 12, 13, 14, 15, 16, 15, 16, 15, 16,
+        11, 12, 23, 24, 25, 26, 27, 28, 27, 28,
+    ),
+    joints_left=(1, 2, 3, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31),
+    joints_right=(4, 5, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32),
+)
+
+_SKELETONS: dict[str, Skeleton] = {s.name: s for s in (H36M17, COCO17, BLAZEPOSE33)}
 
 # indices of the 17 evaluation joints inside the 32-joint Human3.6M layout
 H36M32_TO_17: tuple[int, ...] = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
 
 
 def get_skeleton(name: str) -> Skeleton:
-    """The skeleton called ``name`` ("h36m17" or "coco17")."""
+    """The skeleton called ``name`` ("h36m17", "coco17" or "blazepose33")."""
     try:
         return _SKELETONS[name]
     except KeyError:
@@ -123,20 +149,28 @@ def h36m32_to_h36m17(x: ArrayT) -> ArrayT:
     return np.asarray(x)[..., list(H36M32_TO_17), :]
 
 
-def coco17_to_h36m17(x: np.ndarray) -> np.ndarray:
-    """COCO keypoints (..., 17, C) -> H36M17 (..., 17, C), C = 2 or 3 (3rd = confidence).
+# H36M17 joints copied from the detector joint of the same name (both detector layouts use these names)
+_DIRECT_TO_H36M17: dict[int, str] = {
+    1: "right_hip", 2: "right_knee", 3: "right_ankle", 4: "left_hip", 5: "left_knee",
+    6: "left_ankle", 9: "nose", 11: "left_shoulder", 12: "left_elbow", 13: "left_wrist",
+    14: "right_shoulder", 15: "right_elbow", 16: "right_wrist",
+}
 
-    Derived joints are midpoints: pelvis of the hips, thorax of the shoulders, spine of pelvis
-    and thorax, head of the eyes; neck/nose is the nose. With C = 3 a derived joint's confidence
-    is the minimum confidence of the keypoints it was built from.
+
+def _detector_to_h36m17(x: np.ndarray, source: Skeleton, what: str) -> np.ndarray:
+    """Shared body of ``coco17_to_h36m17`` and ``blazepose33_to_h36m17``.
+
+    x: (..., J, 2|3) in ``source``'s layout (J = source.num_joints); returns (..., 17, 2|3).
+    Only the joints named in ``_DIRECT_TO_H36M17``, the eyes, shoulders and hips are read.
     """
     x = np.asarray(x)
     shape = tuple(x.shape)
-    if len(shape) < 2 or shape[-2] != 17 or shape[-1] not in (2, 3):
-        raise PoseMoEError(f"coco17_to_h36m17 input: expected shape (..., 17, 2 or 3), found {shape}")
+    j = source.num_joints
+    if len(shape) < 2 or shape[-2] != j or shape[-1] not in (2, 3):
+        raise PoseMoEError(f"{what} input: expected shape (..., {j}, 2 or 3), found {shape}")
     dtype = np.result_type(x.dtype, np.float32)
     x = x.astype(dtype, copy=False)
-    c = COCO17.joint_names.index
+    c = source.joint_names.index
     xy = x[..., :2]
 
     def mid(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -144,18 +178,13 @@ def coco17_to_h36m17(x: np.ndarray) -> np.ndarray:
 
     pelvis = mid(xy[..., c("left_hip"), :], xy[..., c("right_hip"), :])
     thorax = mid(xy[..., c("left_shoulder"), :], xy[..., c("right_shoulder"), :])
-    out = np.empty(shape, dtype=dtype)
+    out = np.empty(shape[:-2] + (17, shape[-1]), dtype=dtype)
     out[..., 0, :2] = pelvis
     out[..., 7, :2] = mid(pelvis, thorax)
     out[..., 8, :2] = thorax
     out[..., 10, :2] = mid(xy[..., c("left_eye"), :], xy[..., c("right_eye"), :])
 
-    direct = {
-        1: "right_hip", 2: "right_knee", 3: "right_ankle", 4: "left_hip", 5: "left_knee",
-        6: "left_ankle", 9: "nose", 11: "left_shoulder", 12: "left_elbow", 13: "left_wrist",
-        14: "right_shoulder", 15: "right_elbow", 16: "right_wrist",
-    }
-    for h, name in direct.items():
+    for h, name in _DIRECT_TO_H36M17.items():
         out[..., h, :] = x[..., c(name), :]
 
     if shape[-1] == 3:
@@ -171,6 +200,31 @@ def coco17_to_h36m17(x: np.ndarray) -> np.ndarray:
         out[..., 8, 2] = cmin(*shoulders)
         out[..., 10, 2] = cmin("left_eye", "right_eye")
     return out
+
+
+def coco17_to_h36m17(x: np.ndarray) -> np.ndarray:
+    """COCO keypoints (..., 17, C) -> H36M17 (..., 17, C), C = 2 or 3 (3rd = confidence).
+
+    Derived joints are midpoints: pelvis of the hips, thorax of the shoulders, spine of pelvis
+    and thorax, head of the eyes; neck/nose is the nose. With C = 3 a derived joint's confidence
+    is the minimum confidence of the keypoints it was built from.
+    """
+    return _detector_to_h36m17(x, COCO17, "coco17_to_h36m17")
+
+
+def blazepose33_to_h36m17(x: np.ndarray) -> np.ndarray:
+    """MediaPipe BlazePose landmarks (..., 33, C) -> H36M17 (..., 17, C), C = 2 or 3.
+
+    The 3rd channel is a confidence (MediaPipe's landmark visibility) and is carried along.
+    The definitions are those of ``coco17_to_h36m17`` applied to the BlazePose landmarks of the
+    same name, so both detector layouts give the same H36M17 pose for the same physical points:
+    pelvis = midpoint of the hips, thorax = midpoint of the shoulders, spine = midpoint of pelvis
+    and thorax, head = midpoint of the eye centres (``left_eye``/``right_eye``; the inner and
+    outer eye corners, ears, mouth, fingers, heels and toes are not used), neck/nose = nose;
+    hips, knees, ankles, shoulders, elbows and wrists are copied. With C = 3 a derived joint's
+    confidence is the minimum confidence of the landmarks it was built from.
+    """
+    return _detector_to_h36m17(x, BLAZEPOSE33, "blazepose33_to_h36m17")
 
 
 def flip_pose(x: ArrayT, skeleton: Skeleton = H36M17) -> ArrayT:

@@ -8,9 +8,11 @@ import torch
 
 from posemoe.errors import PoseMoEError
 from posemoe.skeleton import (
+    BLAZEPOSE33,
     COCO17,
     H36M17,
     H36M32_TO_17,
+    blazepose33_to_h36m17,
     coco17_to_h36m17,
     flip_pose,
     get_skeleton,
@@ -154,3 +156,100 @@ def test_coco17_to_h36m17_batched_two_channels_and_bad_shape() -> None:
     np.testing.assert_allclose(h[1, 0], [1.0, 4.0])
     with pytest.raises(PoseMoEError, match=r"\(5, 17, 4\)"):
         coco17_to_h36m17(np.zeros((5, 17, 4)))
+
+
+# ----------------------------------------------------------------------------- BlazePose 33
+
+
+def test_blazepose33_layout_is_mediapipe_order_and_a_tree() -> None:
+    b = BLAZEPOSE33
+    assert b.num_joints == 33 == len(b.parents)
+    assert get_skeleton("blazepose33") is b
+    # spot checks against MediaPipe's PoseLandmark numbering
+    for idx, name in ((0, "nose"), (2, "left_eye"), (5, "right_eye"), (7, "left_ear"), (11, "left_shoulder"),
+                      (15, "left_wrist"), (16, "right_wrist"), (23, "left_hip"), (24, "right_hip"),
+                      (27, "left_ankle"), (32, "right_foot_index")):
+        assert b.joint_names[idx] == name
+    assert list(b.parents).count(-1) == 1 and len(b.bones()) == 32
+    for j in range(b.num_joints):
+        seen = set()
+        while b.parents[j] != -1:
+            assert j not in seen
+            seen.add(j)
+            j = b.parents[j]
+    perm = b.flip_permutation
+    np.testing.assert_array_equal(perm[perm], np.arange(33))
+    for left, right in zip(b.joints_left, b.joints_right):
+        assert b.joint_names[left].replace("left", "right") == b.joint_names[right]
+    assert set(range(33)) - set(b.joints_left) - set(b.joints_right) == {0}  # only the nose is central
+
+
+def _blazepose_from_coco(coco: np.ndarray) -> np.ndarray:
+    """A (33, C) BlazePose pose with COCO's points at the joints of the same name.
+
+    The landmarks COCO lacks (eye corners, mouth, fingers, feet) get far-off junk positions and
+    confidence 0.01, which the conversion must ignore.
+    """
+    out = np.full((33, coco.shape[-1]), 999.0)
+    if coco.shape[-1] == 3:
+        out[:, 2] = 0.01
+    for j, name in enumerate(COCO17.joint_names):
+        out[BLAZEPOSE33.joint_names.index(name)] = coco[j]
+    return out
+
+
+def test_blazepose33_to_h36m17_matches_coco_for_the_same_points() -> None:
+    coco = _coco_pose()
+    bp = _blazepose_from_coco(coco)
+    np.testing.assert_allclose(blazepose33_to_h36m17(bp), coco17_to_h36m17(coco))
+    # batched, two channels
+    coco2 = np.stack([coco[:, :2], coco[:, :2] * 2.0 + 1.0])
+    bp2 = np.stack([_blazepose_from_coco(c) for c in coco2])
+    out = blazepose33_to_h36m17(bp2)
+    assert out.shape == (2, 17, 2)
+    np.testing.assert_allclose(out, coco17_to_h36m17(coco2))
+
+
+def test_blazepose33_to_h36m17_derived_joints_and_confidence() -> None:
+    bp = _blazepose_from_coco(_coco_pose())
+    b = BLAZEPOSE33.joint_names.index
+    h = blazepose33_to_h36m17(bp)
+    assert h.shape == (17, 3) and h.dtype == np.float64
+    np.testing.assert_allclose(h[0, :2], [0.0, 3.0])  # pelvis = mid hips
+    np.testing.assert_allclose(h[8, :2], [0.0, -7.0])  # thorax = mid shoulders
+    np.testing.assert_allclose(h[7, :2], [0.0, -2.0])  # spine = mid(pelvis, thorax)
+    np.testing.assert_allclose(h[10, :2], [0.0, -11.5])  # head = mid eye centres
+    np.testing.assert_allclose(h[9], bp[b("nose")])
+    np.testing.assert_allclose(h[3], bp[b("right_ankle")])
+    np.testing.assert_allclose(h[12], bp[b("left_elbow")])
+    assert h[0, 2] == pytest.approx(min(bp[b("left_hip"), 2], bp[b("right_hip"), 2]))
+    assert h[8, 2] == pytest.approx(min(bp[b("left_shoulder"), 2], bp[b("right_shoulder"), 2]))
+    assert h[10, 2] == pytest.approx(min(bp[b("left_eye"), 2], bp[b("right_eye"), 2]))
+    trunk = [b("left_hip"), b("right_hip"), b("left_shoulder"), b("right_shoulder")]
+    assert h[7, 2] == pytest.approx(bp[trunk, 2].min())
+    # float32 in, float32 out
+    assert blazepose33_to_h36m17(bp.astype(np.float32)).dtype == np.float32
+
+
+def test_blazepose33_to_h36m17_left_is_left() -> None:
+    # a pose whose left side is at x > 0 and right side at x < 0
+    bp = np.zeros((33, 2))
+    for j in BLAZEPOSE33.joints_left:
+        bp[j] = [1.0 + j, 0.5 * j]
+    for j in BLAZEPOSE33.joints_right:
+        bp[j] = [-1.0 - j, 0.5 * j]
+    h = blazepose33_to_h36m17(bp)
+    assert (h[list(H36M17.joints_left), 0] > 0).all()
+    assert (h[list(H36M17.joints_right), 0] < 0).all()
+    b = BLAZEPOSE33.joint_names.index
+    np.testing.assert_array_equal(h[13], bp[b("left_wrist")])
+    np.testing.assert_array_equal(h[16], bp[b("right_wrist")])
+    np.testing.assert_array_equal(h[4], bp[b("left_hip")])
+
+
+@pytest.mark.parametrize("shape", [(33,), (17, 2), (33, 4), (2, 33, 1), (5, 32, 3)])
+def test_blazepose33_to_h36m17_bad_shapes(shape) -> None:
+    with pytest.raises(PoseMoEError) as e:
+        blazepose33_to_h36m17(np.zeros(shape))
+    msg = str(e.value)
+    assert "blazepose33_to_h36m17" in msg and "(..., 33, 2 or 3)" in msg and str(shape) in msg and "\n" not in msg
