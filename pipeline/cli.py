@@ -218,6 +218,60 @@ def compare(
 
 
 @app.command()
+def video(
+    src: Path = typer.Argument(..., help="Input video (any format FFmpeg reads: mp4, mov, mkv, ...)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output video (.mp4, H.264) with the 2D overlay and the 3D view."),
+    save: Optional[Path] = typer.Option(None, "--save", help="Also export the poses: RESULTS.npz or RESULTS.json (schema in the README)."),
+    pose2d: str = typer.Option("auto", "--pose2d", help="2D keypoint backend: auto, mediapipe, mmpose."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Lifting checkpoint; default the shipped weights/posemoe-default.pt."),
+    view: str = typer.Option("side-by-side", "--view", help="side-by-side, overlay or 3d."),
+    max_people: Optional[int] = typer.Option(None, "--max-people", min=1, help="Keep at most this many people (the most confident tracks)."),
+    device: Optional[str] = typer.Option(None, help="Device for lifting: cpu or cuda; default cpu."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Video of people -> 2D keypoints -> tracks -> 3D poses with PoseMoE -> rendered video and data."""
+    from pipeline.video import process_video
+
+    try:
+        job = process_video(src, out, save=save, pose2d=pose2d, checkpoint=checkpoint, device=device, view=view,
+                            max_people=max_people, progress=not quiet, log=lambda m: typer.echo(m, err=True))
+    except PoseMoEError as e:
+        _fail(str(e))
+    typer.echo(f"{job.frames} frames, {job.people} people tracked -> {', '.join(str(o) for o in job.outputs)}")
+    typer.echo(job.timing)
+
+
+@app.command()
+def lift(
+    keypoints: Path = typer.Argument(..., help="2D keypoints: a posemoe results .npz/.json, or mmpose prediction JSON."),
+    out: Path = typer.Option(..., "--out", "-o", help="OUT.npz / OUT.json (poses) or OUT.mp4 (rendered)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Lifting checkpoint; default the shipped weights."),
+    video: Optional[Path] = typer.Option(None, "--video", help="The source video, to draw on (for .mp4 output) and for its size and fps."),
+    image_size: Optional[str] = typer.Option(None, "--image-size", help="WxH in pixels when the file does not say, e.g. 1920x1080."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frames per second when neither the file nor --video says (default 25)."),
+    view: str = typer.Option("side-by-side", "--view", help="With --video: side-by-side, overlay or 3d."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda; default cpu."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Lift precomputed 2D keypoints to 3D (no detector runs)."""
+    from pipeline.video import lift_keypoint_file
+
+    size = None
+    if image_size:
+        w, sep, h = image_size.lower().partition("x")
+        if not sep or not w.isdigit() or not h.isdigit() or int(w) <= 0 or int(h) <= 0:
+            _fail(f"--image-size {image_size!r}: expected WIDTHxHEIGHT in pixels, e.g. 1920x1080")
+        size = (int(w), int(h))
+    try:
+        job = lift_keypoint_file(keypoints, out, checkpoint=checkpoint, device=device, view=view, video=video, fps=fps,
+                                 image_size=size, progress=not quiet, log=lambda m: typer.echo(m, err=True))
+    except PoseMoEError as e:
+        _fail(str(e))
+    typer.echo(f"{job.frames} frames, {job.people} people -> {out}")
+    typer.echo(job.timing)
+
+
+@app.command()
 def compact(
     data_3d: Path = typer.Argument(..., help="VideoPose3D-layout 3D file (positions_3d), e.g. data_3d_h36m.npz."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the compact copy (.npz); keep it out of git."),

@@ -72,4 +72,5 @@ def lift_tracks(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, p
         if on_batch is not None:
             on_batch(min(batch_size, len(windows) - i))
     out = blend(preds, plan, present.shape, stride)
+    out = out - out[:, :, :1]  # root-relative: the network's pelvis is near 0; make it exactly 0
     return out.astype(np.float32)

@@ -143,4 +143,5 @@ class Lifter:
         if not np.isfinite(kp).all():
             raise PoseMoEError("keypoints: found NaN or infinite values; fill or drop missing frames first")
         x = match_channels(normalize_screen(kp, w, h), self.model.cfg.in_channels)
-        return lift_normalized(self.model, x, stride=self.stride, flip=self.flip, batch_size=self.batch_size)
+        out = lift_normalized(self.model, x, stride=self.stride, flip=self.flip, batch_size=self.batch_size)
+        return out - out[:, :1]  # the network's pelvis is near 0; make it exactly 0

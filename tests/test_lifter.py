@@ -85,9 +85,11 @@ def test_lifter_normalises_pixels_and_handles_confidence(tmp_path: Path) -> None
     lifter = Lifter(EchoModel(), flip=False)
     kp = np.zeros((3, 17, 3), np.float32)
     kp[..., 0], kp[..., 1], kp[..., 2] = 1920.0, 1080.0, 0.9  # bottom-right corner
+    kp[:, 0, :2] = 960.0, 540.0  # pelvis at the image centre, which normalises to (0, 0)
     out = lifter(kp, image_size=(1920, 1080))
     assert out.shape == (3, 17, 3)
-    np.testing.assert_allclose(out[0, 0, :2], [1.0, 1080 / 1920], rtol=1e-6)
+    np.testing.assert_allclose(out[:, 0], 0.0)  # root-relative output
+    np.testing.assert_allclose(out[0, 5, :2], [1.0, 1080 / 1920], rtol=1e-6)
 
 
 def test_lifter_from_checkpoint_any_length(tmp_path: Path) -> None:
