@@ -81,8 +81,8 @@ def load_model(checkpoint: str | Path | None, device: str | None):
 
     path = Path(checkpoint) if checkpoint else DEFAULT_WEIGHTS
     if checkpoint is None and not path.is_file():
-        raise PoseMoEError(f"{path}: no shipped default weights yet (see weights/README.md); "
-                           "pass --checkpoint, e.g. the preview weights in weights/preview/")
+        raise PoseMoEError(f"{path}: no shipped default weights yet (see weights/README.md); pass "
+                           "--checkpoint, e.g. -c weights/preview/posemoe-tiny27-cpu.pt")
     model, ckpt = load_checkpoint(path, device=device or "cpu")
     return model, ckpt, path
 
