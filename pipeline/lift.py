@@ -14,8 +14,6 @@ z forward), NaN where the person is absent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import torch
 
@@ -51,11 +49,8 @@ def model_inputs(keypoints2d: np.ndarray, scores2d: np.ndarray, image_size: tupl
 
 def lift_tracks(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
                 image_size: tuple[int, int], *, overlap: float = 0.5, flip: bool = True, batch_size: int = 256,
-                device: str | torch.device | None = None, joint_threshold: float = 0.3,
-                on_batch: Callable[[int], None] | None = None) -> np.ndarray:
-    """3D poses of every tracked person: (P, F, 17, 3) float32 metres, NaN where absent.
-
-    `on_batch(n)` is called after each batch with the number of windows done (progress bars)."""
+                device: str | torch.device | None = None, joint_threshold: float = 0.3) -> np.ndarray:
+    """3D poses of every tracked person: (P, F, 17, 3) float32 metres, NaN where absent."""
     present = np.asarray(present, dtype=bool)
     kp = np.asarray(keypoints2d)
     if present.shape != kp.shape[:2]:
@@ -65,12 +60,7 @@ def lift_tracks(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, p
     x = model_inputs(kp, scores2d, image_size, model.cfg.in_channels, joint_threshold)
     plan = plan_windows(present, frames, stride)
     windows = gather(x, plan, frames)
-    preds = np.zeros(windows.shape[:3] + (3,))
-    for i in range(0, len(windows), batch_size):
-        preds[i:i + batch_size] = predict_windows(model, windows[i:i + batch_size], flip=flip,
-                                                  batch_size=batch_size, device=device)
-        if on_batch is not None:
-            on_batch(min(batch_size, len(windows) - i))
+    preds = predict_windows(model, windows, flip=flip, batch_size=batch_size, device=device)
     out = blend(preds, plan, present.shape, stride)
     out = out - out[:, :, :1]  # root-relative: the network's pelvis is near 0; make it exactly 0
     return out.astype(np.float32)

@@ -10,9 +10,9 @@ temporary name and rename).
 
 from __future__ import annotations
 
-import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,18 +55,13 @@ class StageTimer:
 
 
 def check_output_path(out: Path, inputs: list[Path], suffixes: tuple[str, ...]) -> None:
-    """Fail before any work when an output could not be written: wrong suffix, missing or
-    unwritable folder, or the same file as an input."""
+    """Fail before any work when an output could not be written: a wrong suffix, or any of
+    `pipeline.video_io.check_output_path`'s reasons (folder, permissions, same file as an input)."""
+    from pipeline.video_io import check_output_path as check_writable
+
     if out.suffix.lower() not in suffixes:
         raise PoseMoEError(f"{out}: expected an output file ending in {' or '.join(suffixes)}")
-    folder = out.resolve().parent
-    if not folder.is_dir():
-        raise PoseMoEError(f"{out}: the folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK):
-        raise PoseMoEError(f"{out}: the folder {folder} is not writable; choose another output path")
-    for src in inputs:
-        if out.resolve() == src.resolve():
-            raise PoseMoEError(f"{out}: the output would overwrite the input; choose another output path")
+    check_writable(out, inputs)
 
 
 def _bar(total: int | None, desc: str, enabled: bool) -> tqdm:
@@ -179,10 +174,8 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
     timer = StageTimer()
     warned: list[str] = []
     tracker = Tracker(max_people=max_people)
-    import warnings as _w
-
-    with _w.catch_warnings(record=True) as caught:
-        _w.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         with make_backend(name) as backend, VideoReader(src) as reader, \
                 _bar(info.frame_count, "2D + tracking", progress) as bar:
             n = detect_and_track(iter(reader), backend, tracker, timer, bar)
@@ -197,8 +190,8 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
     if out is not None:
         renderer = Renderer(tracks.keypoints, tracks.scores, pose3d, tracks.track_ids, (info.width, info.height),
                             view=view)
-        with _w.catch_warnings():
-            _w.simplefilter("ignore")  # the first pass already reported damage
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the first pass already reported damage
             with VideoReader(src) as reader, VideoWriter(out, info.fps, renderer.output_size, forbid_same_as=src) as writer, \
                     _bar(n, "render", progress) as bar:
                 _render_pass(iter(reader), renderer, writer, timer, bar)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Generator, Iterator
+from typing import Generator, Iterable, Iterator
 
 import av
 import cv2
@@ -402,6 +402,27 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def check_output_path(path: str | Path, forbid_same_as: Iterable[str | Path] = ()) -> None:
+    """Raise PoseMoEError, before any work, when a file could not be written at ``path``: the
+    folder is missing, not a folder or not writable, ``path`` is a folder, or it is the same file
+    as one of ``forbid_same_as`` (the inputs)."""
+    path = Path(path)
+    folder = path.parent
+    if not folder.exists():
+        raise PoseMoEError(f"{path}: output folder {folder} does not exist; create it first")
+    if not folder.is_dir():
+        raise PoseMoEError(f"{path}: {folder} is not a folder; choose an output path inside a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PoseMoEError(
+            f"{path}: output folder {folder} is not writable; choose another output path or fix its permissions"
+        )
+    if path.is_dir():
+        raise PoseMoEError(f"{path}: is a folder; give the output a file name, e.g. out.mp4")
+    for src in forbid_same_as:
+        if _same_file(path, Path(src)):
+            raise PoseMoEError(f"{path}: output would overwrite the input video {src}; choose another output path")
+
+
 class VideoWriter:
     """Write BGR frames to an H.264 video: ``with VideoWriter("out.mp4", 25, (w, h)) as w: w.write(f)``.
 
@@ -432,7 +453,7 @@ class VideoWriter:
             raise PoseMoEError(f"{self.path}: frame rate must be a positive number, got {fps}")
         if width <= 0 or height <= 0:
             raise PoseMoEError(f"{self.path}: frame size must be positive, got {width}x{height}")
-        self._check_output(forbid_same_as)
+        check_output_path(self.path, [] if forbid_same_as is None else [forbid_same_as])
         self.encoded_size = (width + width % 2, height + height % 2)
         self._tmp = self.path.with_name(f".{self.path.name}.part{self.path.suffix}")
         self._container: av.container.OutputContainer | None = None
@@ -453,24 +474,6 @@ class VideoWriter:
             self._discard()
             raise
         self.codec: str = self._stream.codec_context.name
-
-    def _check_output(self, forbid_same_as: str | Path | None) -> None:
-        folder = self.path.parent
-        if not folder.exists():
-            raise PoseMoEError(f"{self.path}: output folder {folder} does not exist; create it first")
-        if not folder.is_dir():
-            raise PoseMoEError(f"{self.path}: {folder} is not a folder; choose an output path inside a folder")
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise PoseMoEError(
-                f"{self.path}: output folder {folder} is not writable; "
-                f"choose another output path or fix its permissions"
-            )
-        if self.path.is_dir():
-            raise PoseMoEError(f"{self.path}: is a folder; give the output video a file name, e.g. out.mp4")
-        if forbid_same_as is not None and _same_file(self.path, Path(forbid_same_as)):
-            raise PoseMoEError(
-                f"{self.path}: output would overwrite the input video {forbid_same_as}; choose another output path"
-            )
 
     def _add_stream(self, rate: Fraction, crf: int) -> av.video.stream.VideoStream:
         assert self._container is not None

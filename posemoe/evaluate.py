@@ -96,13 +96,14 @@ def evaluate(ec: EvalConfig, progress: bool = True) -> dict:
                dynamic_ncols=True)
     perturbed = ec.noise_px > 0 or ec.joint_dropout > 0
     for i, seq in enumerate(sequences):
-        x = match_channels(seq.pose2d, want_c)
         if perturbed:
             # a copy, with the confidence channel riding along so that a dropped joint shows as 0
             x = np.array(match_channels(seq.pose2d, 3), dtype=np.float32)
             perturb_keypoints(x, np.random.default_rng([ec.noise_seed, i]), ec.noise_px, seq.image_size[0],
                               ec.joint_dropout)
             x = match_channels(x, want_c)
+        else:
+            x = match_channels(seq.pose2d, want_c)
         pred = lift_normalized(model, x, stride=ec.stride, flip=ec.flip, batch_size=ec.batch_size, device=device)
         pred_mm = (pred - pred[:, :1]).astype(np.float64) * 1000.0
         gt_mm = (seq.pose3d - seq.pose3d[:, :1]).astype(np.float64) * 1000.0
