@@ -18,9 +18,37 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     echo "[setup] $VENV is up to date (delete $stamp to force a reinstall)"
     exit 0
 fi
+pip=("$VENV/bin/python" -m pip install -q -c constraints.txt)
 "$VENV/bin/python" -m pip install -q --upgrade pip
-echo "[setup] installing torch (pinned) and posemoe with its dependencies"
-"$VENV/bin/python" -m pip install -q -c constraints.txt torch numpy
-"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[dev]"
-"$VENV/bin/python" -c "import torch, posemoe; print('[setup] ok: torch', torch.__version__, '| posemoe', posemoe.__version__)"
+echo "[setup] installing torch (pinned), numpy and the build tools"
+"${pip[@]}" torch numpy setuptools wheel
+
+# mmcv (OpenMMLab, for the mmpose 2D backend) exists on PyPI only as source: compile its C++ ops
+# against the torch just installed. The first time takes ~9 minutes on 2 cores; pip keeps the
+# built wheel in its cache (~/.cache/pip), so later set-ups install it in seconds. A cached wheel
+# built against another torch does not load: then it is rebuilt once without the cache.
+mmcv_ok() { "$VENV/bin/python" -c "import mmcv.ops" >/dev/null 2>&1; }
+if ! mmcv_ok; then
+    echo "[setup] installing mmcv 2.1.0 (compiled from source the first time, ~9 min; cached afterwards)"
+    MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "${pip[@]}" --no-build-isolation mmcv
+    if ! mmcv_ok; then
+        echo "[setup] the cached mmcv wheel does not load with this torch; rebuilding it"
+        MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "${pip[@]}" --no-build-isolation --no-cache-dir \
+            --force-reinstall --no-deps mmcv
+        mmcv_ok || { "$VENV/bin/python" -c "import mmcv.ops"; exit 1; }
+    fi
+fi
+
+echo "[setup] installing posemoe with its dependencies and the OpenMMLab stack"
+"${pip[@]}" -e ".[dev,openmmlab]"
+# mmpose without its declared dependencies: chumpy does not install on Python 3.11 and is never
+# imported; the dependencies mmpose does use are in the [openmmlab] extra of pyproject.toml.
+"${pip[@]}" --no-deps mmpose
+"$VENV/bin/python" -c "
+import torch, posemoe
+from pipeline.mmpose_backend import import_openmmlab
+import_openmmlab()
+import mmcv, mmdet, mmpose
+print('[setup] ok: torch', torch.__version__, '| posemoe', posemoe.__version__, '| mmcv', mmcv.__version__,
+      '| mmdet', mmdet.__version__, '| mmpose', mmpose.__version__)"
 echo "$want" > "$stamp"

@@ -222,15 +222,20 @@ def make_motion(frames: int = FRAMES, fps: float = FPS) -> dict[str, np.ndarray]
 # --------------------------------------------------------------------------------------- camera
 
 
-def make_camera() -> Camera:
-    """The clip's pinhole camera (no distortion), looking at the walking area slightly downwards."""
+def make_camera(size: tuple[int, int] = SIZE) -> Camera:
+    """The clip's pinhole camera (no distortion), looking at the walking area slightly downwards.
+
+    ``size`` (width, height) px: another image size sees the same view (focal length scaled with
+    the width), e.g. (1280, 720) for a 720p copy of the clip.
+    """
     center = np.array(CAMERA_CENTER, dtype=np.float64)
     forward = _unit(np.array(CAMERA_TARGET, dtype=np.float64) - center)
     right = _unit(np.cross(forward, [0.0, 0.0, 1.0]))
     down = np.cross(forward, right)
     R = np.stack([right, down, forward])  # rows: camera x (right), y (down), z (forward) in world axes
-    w, h = SIZE
-    return Camera(id="synthetic", R=R, center=center, f=np.array([FOCAL_PX, FOCAL_PX]),
+    w, h = (int(v) for v in size)
+    f = FOCAL_PX * w / SIZE[0]
+    return Camera(id="synthetic", R=R, center=center, f=np.array([f, f]),
                   c=np.array([w / 2.0, h / 2.0]), k=np.zeros(3), p=np.zeros(2), res_w=w, res_h=h)
 
 
@@ -258,8 +263,10 @@ def _darker(c: Colour, amount: float) -> Colour:
 
 
 def make_background(cam: Camera) -> np.ndarray:
-    """(H, W, 3) uint8: a plain wall, and a floor (z = 0) in front of a wall at y = 3 m, shaded with depth."""
-    w, h = SIZE
+    """(H, W, 3) uint8: a plain wall, and a floor (z = 0) in front of a wall at y = 3 m, shaded with depth.
+
+    The image has the camera's size (``cam.res_w`` x ``cam.res_h``)."""
+    w, h = int(cam.res_w), int(cam.res_h)
     img = np.empty((h, w, 3), np.uint8)
     img[:] = WALL
     # the floor/wall edge: project the line y = 3, z = 0

@@ -201,12 +201,37 @@ def evaluate(
 
 @app.command()
 def compare(
-    reports: list[Path] = typer.Argument(..., help="`posemoe eval --json` reports; the first is the reference."),
-    labels: Optional[str] = typer.Option(None, help="Comma-separated row labels; default the file names."),
+    reports: list[Path] = typer.Argument(..., help="`posemoe eval --json` reports (the first is the reference), or two posemoe results files (.npz/.json) of one clip."),
+    labels: Optional[str] = typer.Option(None, help="Comma-separated row labels; default the file names (results: checkpoint / 2D backend)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Two results files: render OUT.mp4 with both side by side (2D on the frame, 3D panels A and B, per-frame difference)."),
+    video: Optional[Path] = typer.Option(None, "--video", help="With -o: the source video to draw on; default a plain background."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Average figures of several eval reports side by side (Markdown), with MPJPE differences."""
+    """Average figures of several eval reports side by side (Markdown), with MPJPE differences;
+    or two results files of one clip (two checkpoints or 2D backends): their per-frame 3D
+    difference, and with -o a side-by-side video."""
+    from pipeline.compare_video import compare_results, is_results_file
     from posemoe.evaluate import compare_markdown, read_report
 
+    is_results = [is_results_file(r) for r in reports]
+    if any(is_results):
+        if not all(is_results):
+            other = reports[is_results.index(False)]
+            _fail(f"{other}: not a posemoe results file; compare takes either eval reports (.json) or two "
+                  f"results files (.npz/.json from `posemoe video --save`)")
+        if len(reports) != 2:
+            _fail(f"expected two results files to compare (A and B), found {len(reports)}")
+        try:
+            result = compare_results(reports[0], reports[1], out, video=video,
+                                     labels=[s.strip() for s in labels.split(",")] if labels else None,
+                                     progress=not quiet, log=lambda m: typer.echo(m, err=True))
+        except PoseMoEError as e:
+            _fail(str(e))
+        typer.echo(result.summary() + (f" -> {out}" if out else ""))
+        return
+    if out is not None or video is not None:
+        _fail(f"{'-o' if out is not None else '--video'}: renders a video of two results files; "
+              f"{reports[0]} is not one (eval reports print a table)")
     names = [s.strip() for s in labels.split(",")] if labels else [r.stem for r in reports]
     if len(names) != len(reports):
         _fail(f"--labels: expected {len(reports)} labels (one per report), found {len(names)}")
@@ -223,18 +248,26 @@ def video(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output video (.mp4, H.264) with the 2D overlay and the 3D view."),
     save: Optional[Path] = typer.Option(None, "--save", help="Also export the poses: RESULTS.npz or RESULTS.json (schema in the README)."),
     pose2d: str = typer.Option("auto", "--pose2d", help="2D keypoint backend: auto, mediapipe, mmpose."),
+    det_weights: Optional[Path] = typer.Option(None, "--det-weights", help="mmpose backend: local RTMDet person detector checkpoint (default: cached or downloaded)."),
+    pose_weights: Optional[Path] = typer.Option(None, "--pose-weights", help="mmpose backend: local RTMPose-m COCO-17 checkpoint (default: cached or downloaded)."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Lifting checkpoint; default the shipped weights/posemoe-default.pt."),
     view: str = typer.Option("side-by-side", "--view", help="side-by-side, overlay or 3d."),
-    max_people: Optional[int] = typer.Option(None, "--max-people", min=1, help="Keep at most this many people (the most confident tracks)."),
-    device: Optional[str] = typer.Option(None, help="Device for lifting: cpu or cuda; default cpu."),
+    views3d: str = typer.Option("oblique", "--views3d", help="3D view angles, one panel each: oblique, front, side; e.g. front,side."),
+    color_by: str = typer.Option("track", "--color-by", help="Joint colours: track, or confidence (2D detector confidence, red 0 to green 1)."),
+    timecode: bool = typer.Option(False, "--timecode", help="Draw the frame number and time on every frame."),
+    max_people: Optional[int] = typer.Option(None, "--max-people", help="Keep at most this many people (the most confident tracks), >= 1."),
+    device: Optional[str] = typer.Option(None, help="Device for lifting (and the mmpose 2D backend): cpu or cuda; default cpu."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Video of people -> 2D keypoints -> tracks -> 3D poses with PoseMoE -> rendered video and data."""
+    from pipeline.render import render_options
     from pipeline.video import process_video
 
     try:
+        options = render_options(color_by, timecode, views3d)
         job = process_video(src, out, save=save, pose2d=pose2d, checkpoint=checkpoint, device=device, view=view,
-                            max_people=max_people, progress=not quiet, log=lambda m: typer.echo(m, err=True))
+                            max_people=max_people, progress=not quiet, log=lambda m: typer.echo(m, err=True),
+                            render_options=options, det_weights=det_weights, pose_weights=pose_weights)
     except PoseMoEError as e:
         _fail(str(e))
     typer.echo(f"{job.frames} frames, {job.people} people tracked -> {', '.join(str(o) for o in job.outputs)}")
@@ -250,25 +283,115 @@ def lift(
     image_size: Optional[str] = typer.Option(None, "--image-size", help="WxH in pixels when the file does not say, e.g. 1920x1080."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Frames per second when neither the file nor --video says (default 25)."),
     view: str = typer.Option("side-by-side", "--view", help="With --video: side-by-side, overlay or 3d."),
+    views3d: str = typer.Option("oblique", "--views3d", help="For .mp4 output: 3D view angles, one panel each: oblique, front, side; e.g. front,side."),
+    color_by: str = typer.Option("track", "--color-by", help="For .mp4 output: joint colours by track or by 2D confidence."),
+    timecode: bool = typer.Option(False, "--timecode", help="For .mp4 output: draw the frame number and time on every frame."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda; default cpu."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Lift precomputed 2D keypoints to 3D (no detector runs)."""
+    from pipeline.render import render_options
     from pipeline.video import lift_keypoint_file
 
     size = None
     if image_size:
         w, sep, h = image_size.lower().partition("x")
         if not sep or not w.isdigit() or not h.isdigit() or int(w) <= 0 or int(h) <= 0:
-            _fail(f"--image-size {image_size!r}: expected WIDTHxHEIGHT in pixels, e.g. 1920x1080")
+            _fail(f"--image-size {image_size!r}: expected WIDTHxHEIGHT in pixels; pass e.g. --image-size 1920x1080")
         size = (int(w), int(h))
     try:
+        options = render_options(color_by, timecode, views3d)
         job = lift_keypoint_file(keypoints, out, checkpoint=checkpoint, device=device, view=view, video=video, fps=fps,
-                                 image_size=size, progress=not quiet, log=lambda m: typer.echo(m, err=True))
+                                 image_size=size, progress=not quiet, log=lambda m: typer.echo(m, err=True),
+                                 render_options=options)
     except PoseMoEError as e:
         _fail(str(e))
     typer.echo(f"{job.frames} frames, {job.people} people -> {out}")
     typer.echo(job.timing)
+
+
+@app.command()
+def batch(
+    src: Path = typer.Argument(..., help="Folder of videos, searched recursively (mp4, mov, mkv, avi, webm, ... any case)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: one subfolder per clip, mirroring SRC, plus summary.csv."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Lifting checkpoint; default the shipped weights."),
+    pose2d: str = typer.Option("auto", "--pose2d", help="2D keypoint backend: auto, mediapipe, mmpose."),
+    view: str = typer.Option("side-by-side", "--view", help="side-by-side, overlay or 3d."),
+    max_people: Optional[int] = typer.Option(None, "--max-people", min=1, help="Keep at most this many people per clip."),
+    device: Optional[str] = typer.Option(None, help="Device for lifting: cpu or cuda; default cpu."),
+    no_video: bool = typer.Option(False, "--no-video", help="Export the results only; render no video."),
+    results_format: str = typer.Option("npz", "--format", help="Results file format: npz or json."),
+    workers: int = typer.Option(1, "--workers", "-j", min=0, help="Worker processes (each loads its own model; cores are split between them). 0: in this process, no crash isolation."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch/OpenCV threads per worker; default cores // workers. 1 is best on a machine shared with other jobs."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="K/N: do only shard K (1..N) of N, a stable 1/N of the clips; writes summary-shard-K-of-N.csv."),
+    force: bool = typer.Option(False, "--force", help="Redo every clip, complete or not."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Every video under SRC -> OUT/<same folders>/<clip>/ (render.mp4, results.npz, done.json).
+
+    Resumable: a clip whose outputs and done.json marker are complete, for the input as it is now
+    and the same settings, is skipped. A failing clip is recorded and the batch goes on. Exit status: 0 all clips ok, 1 some
+    failed, 2 usage error, 130 interrupted. Merge shards with `posemoe batch-merge OUT`.
+    """
+    from pipeline.batch import BatchOptions, format_table, parse_shard, run_batch
+
+    try:
+        opts = BatchOptions(checkpoint=str(checkpoint) if checkpoint else None, pose2d=pose2d, device=device,
+                            view=view, max_people=max_people, video=not no_video, results_format=results_format)
+        report = run_batch(src, out, opts, workers=workers, threads=threads, shard=parse_shard(shard) if shard else None,
+                           force=force, progress=not quiet, echo=lambda m: typer.echo(m, err=True))
+    except PoseMoEError as e:
+        _fail(str(e))
+    typer.echo(format_table(report.results))
+    typer.echo(f"summary: {report.summary} ({report.elapsed_s:.1f} s)")
+    if report.interrupted:
+        typer.echo("interrupted: rerun the same command to finish (complete clips are skipped)", err=True)
+    raise typer.Exit(report.exit_status)
+
+
+@app.command("batch-merge")
+def batch_merge(
+    out: Path = typer.Argument(..., help="The output folder the shards wrote to (holding summary-shard-K-of-N.csv)."),
+) -> None:
+    """Combine the shards' summary-shard-K-of-N.csv into OUT/summary.csv and print the table.
+
+    Exit status: 0 every shard present and every clip ok, 1 otherwise, 2 usage error.
+    """
+    from pipeline.batch import format_table, merge_summaries
+
+    try:
+        report = merge_summaries(out)
+    except PoseMoEError as e:
+        _fail(str(e))
+    typer.echo(format_table(report.results))
+    typer.echo(f"merged {len(report.shards)} of {report.count} shards -> {report.summary}")
+    if report.missing:
+        typer.echo(f"missing shards: {', '.join(map(str, report.missing))} (their clips are not in the summary)", err=True)
+    raise typer.Exit(report.exit_status)
+
+
+@app.command()
+def analyze(
+    results: Path = typer.Argument(..., help="Results file from `posemoe video/lift --save` (.npz or .json)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Report folder (created): index.html, one PNG per figure, summary.json."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Checkpoint to recompute the router weights with; default the one recorded in the results."),
+    no_router: bool = typer.Option(False, "--no-router", help="Leave out the router figures (no model is run)."),
+    max_tracks: int = typer.Option(4, "--max-tracks", min=1, help="Draw detailed figures for this many tracks (the longest)."),
+    device: Optional[str] = typer.Option(None, help="cpu or cuda, for recomputing the router weights; default cpu."),
+) -> None:
+    """Pictures of a results file: trajectories, bone-length stability, 2D confidence, left/right
+    symmetry and the MoE routers' expert weights per joint over time, in one self-contained HTML page."""
+    from pipeline.analyze import analyze as run_analyze
+
+    try:
+        report = run_analyze(results, out, checkpoint=checkpoint, router=not no_router, device=device,
+                             max_tracks=max_tracks, log=lambda m: typer.echo(m, err=True))
+    except PoseMoEError as e:
+        _fail(str(e))
+    for note in report.notes:
+        typer.echo(f"[analyze] {note}", err=True)
+    typer.echo(f"{report.summary['frames']} frames, {report.summary['people']} people, {len(report.figures)} figures "
+               f"-> {report.html}")
 
 
 @app.command()
@@ -311,6 +434,39 @@ def export(
     except PoseMoEError as e:
         _fail(str(e))
     typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {'float32' if full else 'float16'})")
+
+
+@app.command()
+def bench(
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Lifting checkpoint; default weights/posemoe-default.pt, else the preview weights/preview/posemoe-tiny27-cpu.pt."),
+    frames: int = typer.Option(100, "--frames", min=1, help="Frames of the short clip (25 frames/s)."),
+    long_factor: int = typer.Option(10, "--long-factor", min=1, help="The long clip is this many times longer (memory must not grow with it)."),
+    size: str = typer.Option("1280x720", "--size", help="Clip size WIDTHxHEIGHT in pixels."),
+    repeats: int = typer.Option(1, "--repeats", min=1, help="Run each clip this many times and keep the fastest run."),
+    quick: bool = typer.Option(False, "--quick", help="A fast, rough check: at most 40 frames, long factor 3, one run."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the full report as JSON here."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write the table as Markdown here."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Keep the drawn clips and outputs here and reuse the clips; default a temporary folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output (the table is still printed)."),
+) -> None:
+    """Speed and memory of `posemoe video` on clips it draws itself (one synthetic person, MediaPipe):
+    ms/frame per stage, end-to-end frames/s, lifter and renderer frames/s, peak memory of a short
+    and a long clip, each next to its goal (25 frames/s end to end, 200 frames/s rendering, memory
+    not growing with length). Each job runs in its own subprocess. Timings depend on what else the
+    machine is running; the report records the load average."""
+    from pipeline.bench import format_table, run_bench, write_outputs
+
+    w, sep, h = size.lower().partition("x")
+    if not sep or not w.isdigit() or not h.isdigit():
+        _fail(f"--size {size!r}: expected WIDTHxHEIGHT in pixels, e.g. 1280x720")
+    try:
+        report = run_bench(checkpoint, frames=frames, long_factor=long_factor, size=(int(w), int(h)),
+                           repeats=repeats, quick=quick, work_dir=work_dir, echo_jobs=not quiet,
+                           log=(lambda m: None) if quiet else (lambda m: typer.echo(m, err=True)))
+        write_outputs(report, json_out, markdown)
+    except PoseMoEError as e:
+        _fail(str(e))
+    typer.echo(format_table(report))
 
 
 def main() -> None:

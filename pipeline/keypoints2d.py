@@ -11,9 +11,11 @@ Backends (``make_backend(name, **kwargs)``):
   landmarks are mapped to H36M17 with ``posemoe.skeleton.blazepose33_to_h36m17``.
 * ``"keypoints"`` -> ``KeypointFileBackend(path)``: no detector; reads keypoints computed
   earlier, either our own results export (``pipeline.export``) or mmpose's prediction JSON.
-* ``"mmpose"``: the OpenMMLab detector + top-down pose model (multi-person). Not part of this
-  module yet; ``make_backend`` explains what to install or use instead.
-* ``"auto"``: ``resolve_auto()`` picks one of the above and says why in one line.
+* ``"mmpose"`` -> ``pipeline.mmpose_backend.MMPoseBackend``: the OpenMMLab RTMDet person detector
+  + RTMPose-m COCO-17 top-down model (several people per frame); weights from ``--det-weights`` /
+  ``--pose-weights``, a cache folder, or one download (see that module).
+* ``"auto"``: ``resolve_auto()`` picks mmpose when the OpenMMLab stack is installed and its
+  weights are here (or one quick download gets them), else mediapipe, and says why in one line.
 
 Every backend is a context manager (``with make_backend(...) as backend:``) and has ``close()``.
 """
@@ -216,11 +218,22 @@ class MediaPipeBackend(PoseBackend):
                 min_tracking_confidence=self.min_tracking_confidence,
             )
 
+    # MediaPipe takes RGB: a caller that can decode straight to RGB calls ``detect_rgb`` instead
+    input_format = "rgb24"
+
     def __call__(self, frame_bgr: np.ndarray | None, frame_index: int) -> list[Detection]:
         """At most one person: ``[Detection]`` or ``[]``. frame_bgr: (H, W, 3) uint8 BGR."""
+        import cv2
+
+        frame = _check_frame(frame_bgr, "MediaPipeBackend")
+        # cv2's conversion is ~10x faster than a numpy channel flip plus copy at 720p
+        return self.detect_rgb(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), frame_index)
+
+    def detect_rgb(self, frame_rgb: np.ndarray, frame_index: int) -> list[Detection]:
+        """``__call__`` for an (H, W, 3) uint8 RGB frame (e.g. ``VideoReader(path, "rgb24")``): no conversion."""
         if self._pose is None:
             raise PoseMoEError("MediaPipeBackend: called after close(); make a new backend")
-        frame = _check_frame(frame_bgr, "MediaPipeBackend")
+        frame = np.ascontiguousarray(_check_frame(frame_rgb, "MediaPipeBackend"))
         h, w = frame.shape[:2]
         frame_index = int(frame_index)
         if self._last_index is not None and (frame_index != self._last_index + 1 or (w, h) != self._last_size):
@@ -228,10 +241,9 @@ class MediaPipeBackend(PoseBackend):
             self._models_started = False
         self._last_index, self._last_size = frame_index, (w, h)
 
-        rgb = np.ascontiguousarray(frame[..., ::-1])
         # the noisy lines come while the models first run after a (re)start; filter until then
         with _filtered_native_stderr(self.quiet and not self._models_started):
-            result = self._pose.process(rgb)
+            result = self._pose.process(frame)
         if result.pose_landmarks is None:
             return []
         self._models_started = True
@@ -246,7 +258,10 @@ class MediaPipeBackend(PoseBackend):
     def close(self) -> None:
         pose, self._pose = getattr(self, "_pose", None), None
         if pose is not None:
-            pose.close()
+            # a graph whose models never ran (no frame, or nobody found) starts them while closing,
+            # with the same start-up log lines: filter those too
+            with _filtered_native_stderr(getattr(self, "quiet", False) and not getattr(self, "_models_started", True)):
+                pose.close()
 
 
 # ----------------------------------------------------------------------------- keypoint files
@@ -301,6 +316,8 @@ class KeypointFileBackend(PoseBackend):
         self._mmpose_frames: list[list[Detection]] | None = None
         if not self.path.is_file():
             self._fail("not found (or not a file)", "pass the .npz/.json keypoints export or mmpose's prediction JSON")
+        if not os.access(self.path, os.R_OK):
+            self._fail("permission denied (not readable)", "fix its permissions, e.g. chmod +r")
         suffix = self.path.suffix.lower()
         if suffix == ".npz":
             self._load_own(self._read_npz(), "npz")
@@ -324,7 +341,9 @@ class KeypointFileBackend(PoseBackend):
 
     def _fail(self, what: str, fix: str | None = None) -> NoReturn:
         msg = f"keypoints file {self.path}: {what}"
-        raise PoseMoEError(msg + (f"; {fix}" if fix else ""))
+        fix = fix or ("pass a file written by `posemoe video --save` (schema in the README) or mmpose's "
+                      "prediction JSON")
+        raise PoseMoEError(f"{msg}; {fix}")
 
     def _read_npz(self) -> dict[str, np.ndarray]:
         if not zipfile.is_zipfile(self.path):
@@ -355,7 +374,13 @@ class KeypointFileBackend(PoseBackend):
             self._fail(f"field {key!r}: expected numbers of shape {_shape_text(shape)}, found a ragged or "
                        f"non-numeric {fmt} value")
         if arr.ndim != len(shape) or any(isinstance(s, int) and s != n for s, n in zip(shape, arr.shape)):
-            self._fail(f"field {key!r}: expected shape {_shape_text(shape)}, found {arr.shape}")
+            fix = None
+            if NUM_JOINTS in shape and arr.ndim == len(shape):
+                j = len(shape) - 1 - shape[::-1].index(NUM_JOINTS)
+                if arr.shape[j] != NUM_JOINTS:
+                    fix = (f"it has {arr.shape[j]} joints: convert them to the {NUM_JOINTS} Human3.6M joints first "
+                           f"(posemoe.skeleton: coco17_to_h36m17, blazepose33_to_h36m17)")
+            self._fail(f"field {key!r}: expected shape {_shape_text(shape)}, found {arr.shape}", fix)
         return arr
 
     # --- (a) our export
@@ -543,69 +568,87 @@ def _shape_text(shape: Sequence[int | str]) -> str:
 # ----------------------------------------------------------------------------- choosing a backend
 
 
+def _openmmlab_installed() -> bool:
+    """Whether ``mmcv``, ``mmdet`` and ``mmpose`` are installed (found, not imported: cheap)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("mmcv", "mmdet", "mmpose"))
+
+
+_IMPORT_ERROR: list[str] = []  # why the stack did not import (filled by _openmmlab_importable)
+
+
 @lru_cache(maxsize=1)
 def _openmmlab_importable() -> bool:
-    """Whether ``mmdet`` and ``mmpose`` both import (checked once per process)."""
-    for module in ("mmdet", "mmpose"):
-        if importlib.util.find_spec(module) is None:
-            return False
+    """Whether the OpenMMLab stack imports (mmdet, mmpose and their torchvision; once per process)."""
+    if not _openmmlab_installed():
+        return False
+    from pipeline.mmpose_backend import import_openmmlab
+
     try:
-        importlib.import_module("mmdet")
-        importlib.import_module("mmpose")
-    except Exception:  # a broken install (e.g. mmcv built for another torch) counts as absent
+        import_openmmlab()
+    except PoseMoEError as exc:  # a broken install (e.g. mmcv built for another torch) counts as absent
+        _IMPORT_ERROR[:] = [str(exc)]
         return False
     return True
 
 
 def _mmpose_weights_cached() -> bool:
-    """Hook for the mmpose backend: whether its detector and pose weights are already on disk.
+    """Whether both checkpoints the mmpose backend loads are in its cache folder."""
+    from pipeline.mmpose_backend import DETECTOR, POSE_MODEL, cached
 
-    False when the OpenMMLab stack is absent. With the stack present this looks for RTMDet and
-    RTMPose checkpoints in torch hub's checkpoint folder (where mmengine caches downloads); the
-    mmpose backend should replace this with a check of the exact files it loads.
-    """
-    if not _openmmlab_importable():
-        return False
-    import torch
-
-    folder = Path(torch.hub.get_dir()) / "checkpoints"
-    if not folder.is_dir():
-        return False
-    names = [p.name.lower() for p in folder.glob("*.pth")]
-    return any(n.startswith("rtmdet") for n in names) and any(n.startswith("rtmpose") for n in names)
+    return cached(DETECTOR) is not None and cached(POSE_MODEL) is not None
 
 
-def resolve_auto() -> tuple[str, str]:
+def resolve_auto(det_weights: str | os.PathLike | None = None,
+                 pose_weights: str | os.PathLike | None = None) -> tuple[str, str]:
     """The backend ``"auto"`` stands for here, and why: ``(name, one-line reason)``.
 
-    "mmpose" (multi-person) when mmdet and mmpose import and their weights are cached (``auto``
-    never downloads); otherwise "mediapipe".
+    "mmpose" (multi-person) when the OpenMMLab stack is installed and imports, and its two
+    checkpoints are given (``det_weights``, ``pose_weights``), cached, or fetched by one quick
+    download attempt (a failed attempt is remembered for a while: see
+    ``pipeline.mmpose_backend.auto_choice``); otherwise "mediapipe".
     """
-    if not _openmmlab_importable():
+    if not _openmmlab_installed():
         return "mediapipe", MEDIAPIPE_REASON
-    if not _mmpose_weights_cached():
-        return "mediapipe", ("OpenMMLab stack installed but its weights are not cached (auto never downloads); "
-                             "using the bundled offline MediaPipe BlazePose (one person)")
-    return "mmpose", "OpenMMLab stack installed and its weights cached; using mmpose (multi-person)"
+    fallback = "using the bundled offline MediaPipe BlazePose (one person)"
+    if det_weights is None and pose_weights is None and _mmpose_weights_cached():
+        from pipeline.mmpose_backend import cache_dir
+
+        ok, why = True, f"its weights cached in {cache_dir()}"
+    else:
+        from pipeline.mmpose_backend import auto_choice
+
+        ok, why = auto_choice(det_weights, pose_weights)
+    if not ok:
+        return "mediapipe", f"OpenMMLab stack installed but {why}; {fallback}"
+    if not _openmmlab_importable():
+        detail = _IMPORT_ERROR[0] if _IMPORT_ERROR else "import failed"
+        return "mediapipe", f"OpenMMLab stack installed but it does not import ({detail}); {fallback}"
+    return "mmpose", f"OpenMMLab stack installed, {why}; using mmpose (RTMDet + RTMPose-m, several people)"
 
 
 def _make_mmpose(**kwargs: Any) -> PoseBackend:
-    if not _openmmlab_importable():
+    if not _openmmlab_installed():
         raise PoseMoEError(
-            "the mmpose backend needs the OpenMMLab stack (mmcv, mmdet, mmpose), which is not installed or "
-            "does not import; use --pose2d mediapipe"
+            "the mmpose backend needs the OpenMMLab stack (mmcv, mmdet, mmpose), which is not installed "
+            "(./setup.sh installs it); use --pose2d mediapipe"
         )
-    raise PoseMoEError("the mmpose backend is not available in this version of posemoe; use --pose2d mediapipe")
+    from pipeline.mmpose_backend import MMPoseBackend
+
+    return MMPoseBackend(**kwargs)
 
 
 def make_backend(name: str, **kwargs: Any) -> PoseBackend:
     """The 2D backend called ``name`` (one of ``BACKENDS``), built with ``kwargs``.
 
     "mediapipe": ``MediaPipeBackend(**kwargs)``; "keypoints": ``KeypointFileBackend(path=...)``;
-    "mmpose": needs the OpenMMLab stack; "auto": whichever ``resolve_auto()`` picks.
+    "mmpose": ``MMPoseBackend(**kwargs)`` (det_weights, pose_weights, device, ...); "auto":
+    whichever ``resolve_auto()`` picks (the mmpose-only options are dropped for mediapipe).
     """
     if name == "auto":
-        name, _ = resolve_auto()
+        name, _ = resolve_auto(kwargs.get("det_weights"), kwargs.get("pose_weights"))
+        if name != "mmpose":  # options only the mmpose backend understands
+            for key in ("det_weights", "pose_weights", "device"):
+                kwargs.pop(key, None)
     if name == "mediapipe":
         return MediaPipeBackend(**kwargs)
     if name == "mmpose":

@@ -20,7 +20,7 @@ import torch
 from pipeline.window import blend, gather, plan_windows, stride_for
 from posemoe.camera import normalize_screen
 from posemoe.errors import PoseMoEError
-from posemoe.lifter import predict_windows
+from posemoe.lifter import predict_windows, predict_windows_routed
 from posemoe.model import PoseMoE
 
 
@@ -51,6 +51,26 @@ def lift_tracks(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, p
                 image_size: tuple[int, int], *, overlap: float = 0.5, flip: bool = True, batch_size: int = 256,
                 device: str | torch.device | None = None, joint_threshold: float = 0.3) -> np.ndarray:
     """3D poses of every tracked person: (P, F, 17, 3) float32 metres, NaN where absent."""
+    return _lift(model, keypoints2d, scores2d, present, image_size, overlap=overlap, flip=flip,
+                 batch_size=batch_size, device=device, joint_threshold=joint_threshold, routes=False)[0]
+
+
+def lift_tracks_routed(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
+                       image_size: tuple[int, int], *, overlap: float = 0.5, flip: bool = True,
+                       batch_size: int = 256, device: str | torch.device | None = None,
+                       joint_threshold: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """`lift_tracks` (same windows, flip and blending, same defaults) plus the routers' expert
+    probabilities per frame: returns (P, F, 17, 3) float32 metres and (P, F, L, 17, E) float32,
+    L MoE layers in encoder order (`posemoe.lifter.router_layers`), blended over overlapping
+    windows like the poses (so they still sum to 1 over the E experts); NaN where absent."""
+    return _lift(model, keypoints2d, scores2d, present, image_size, overlap=overlap, flip=flip,
+                 batch_size=batch_size, device=device, joint_threshold=joint_threshold, routes=True)
+
+
+def _lift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
+          image_size: tuple[int, int], *, overlap: float, flip: bool, batch_size: int,
+          device: str | torch.device | None, joint_threshold: float, routes: bool
+          ) -> tuple[np.ndarray, np.ndarray | None]:
     present = np.asarray(present, dtype=bool)
     kp = np.asarray(keypoints2d)
     if present.shape != kp.shape[:2]:
@@ -60,7 +80,12 @@ def lift_tracks(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, p
     x = model_inputs(kp, scores2d, image_size, model.cfg.in_channels, joint_threshold)
     plan = plan_windows(present, frames, stride)
     windows = gather(x, plan, frames)
-    preds = predict_windows(model, windows, flip=flip, batch_size=batch_size, device=device)
+    route = None
+    if routes:
+        preds, route_w = predict_windows_routed(model, windows, flip=flip, batch_size=batch_size, device=device)
+        route = blend(route_w, plan, present.shape, stride).astype(np.float32)
+    else:
+        preds = predict_windows(model, windows, flip=flip, batch_size=batch_size, device=device)
     out = blend(preds, plan, present.shape, stride)
     out = out - out[:, :, :1]  # root-relative: the network's pelvis is near 0; make it exactly 0
-    return out.astype(np.float32)
+    return out.astype(np.float32), route

@@ -6,14 +6,24 @@ and frame); then every track is lifted to 3D with the whole clip known (future f
 pass 2 decodes the frames again, draws 2D and 3D, and encodes the output. Nothing is written
 under the output names until each file is complete (`VideoWriter` and `export` write to a
 temporary name and rename).
+
+Stages overlap on several cores: decoding runs in its own thread a few frames ahead of the 2D
+detector and of the renderer (`prefetch`), and encoding runs in its own thread a few frames
+behind the renderer (`background_writer`); PyAV, MediaPipe, OpenCV and x264 release the GIL while
+they work. The queues between them hold at most `QUEUE_FRAMES` frames, so memory stays constant.
+A backend that takes RGB (MediaPipe, `input_format = "rgb24"`) gets frames decoded straight to RGB.
 """
 
 from __future__ import annotations
 
+import math
+import queue
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,14 +35,36 @@ from pipeline.track import Tracker, Tracks
 from posemoe.errors import PoseMoEError
 
 
+# frames a decoding thread may run ahead of its consumer, or an encoding thread behind its producer
+QUEUE_FRAMES = 4
+# windows lifted per forward pass: the network's activations take ~7 MB per window (tiny-27), so
+# this bounds the lifting's memory whatever the clip's length (256 windows took ~1.7 GB); small
+# batches are about as fast on a CPU
+LIFT_BATCH = 16
+# torch threads while lifting on the CPU. torch's OpenMP threads spin-wait at every barrier, so as
+# soon as anything else wants the CPU two threads collapse: `posemoe bench` measured the lifter at
+# 48 frames/s with 2 threads against 352 with 1 (load average ~4 on 2 cores; 23 against 192 at
+# ~11), while on a quiet machine 2 threads gained only ~1-2 ms per frame (440-580 against 265-300)
+LIFT_THREADS = 1
+
+
 @dataclass
 class StageTimer:
-    """Wall time per stage, for the summary printed at the end of a run."""
+    """Wall time per stage, for the summary printed at the end of a run (thread-safe).
+
+    Stages that run in their own threads (decode, encode) overlap the others, so a stage's
+    seconds are the time its own thread spent on it, and their sum can exceed the job's elapsed
+    time. The job sets `wall_s` (seconds from start to finish, set-up included); frames/s end to
+    end is frames / `wall_s` (frames / the sum of the stages while it is not set).
+    """
 
     seconds: dict[str, float] = field(default_factory=dict)
+    wall_s: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, stage: str, dt: float) -> None:
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + dt
+        with self._lock:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + dt
 
     def timed(self, stage: str, items: Iterator) -> Iterator:
         """Yield from `items`, charging the time spent producing each item to `stage`."""
@@ -48,25 +80,215 @@ class StageTimer:
             yield item
 
     def summary(self, frames: int) -> str:
-        total = sum(self.seconds.values())
+        total = self.wall_s if self.wall_s is not None else sum(self.seconds.values())
         parts = [f"{k} {1000 * v / max(frames, 1):.1f}" for k, v in self.seconds.items()]
         fps = frames / total if total > 0 else float("inf")
-        return f"ms/frame: {', '.join(parts)} | total {total:.1f} s, {fps:.1f} frames/s end to end"
+        overlap = " (decode and encode overlap the other stages)" if self.wall_s is not None else ""
+        return f"ms/frame: {', '.join(parts)} | total {total:.1f} s{overlap}, {fps:.1f} frames/s end to end"
+
+    def as_dict(self, frames: int) -> dict:
+        """The figures as plain data: frames, seconds and ms/frame per stage, wall seconds, frames/s."""
+        with self._lock:
+            seconds = dict(self.seconds)
+        total = self.wall_s if self.wall_s is not None else sum(seconds.values())
+        return {"frames": frames, "stage_seconds": seconds,
+                "ms_per_frame": {k: 1000 * v / max(frames, 1) for k, v in seconds.items()},
+                "wall_s": total, "fps_end_to_end": frames / total if total > 0 else None}
+
+
+class _Raised:
+    """An exception carried from a worker thread to the thread that consumes its results."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+    """Put `item` unless `stop` is set first; whether it was put."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+@contextmanager
+def prefetch(items: Iterable, timer: StageTimer | None = None, stage: str = "decode",
+             depth: int = QUEUE_FRAMES) -> Iterator[Iterator]:
+    """``with prefetch(items) as it:`` iterate `items`, produced by a background thread up to
+    `depth` items ahead (for decoding while the caller works on the previous frames).
+
+    The time spent producing each item is charged to `stage` of `timer`. An exception raised
+    while producing is raised by the consumer's next step, with its traceback. Leaving the block
+    (also early, or by an exception) stops the thread and closes `items`' iterator in it. Warnings
+    the producer emits go through the process-wide `warnings` state (`catch_warnings` sees them).
+    """
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def produce() -> None:
+        end: object = _END
+        it = iter(items)
+        try:
+            while not stop.is_set():
+                t = time.perf_counter()
+                try:
+                    item = next(it)
+                except StopIteration:
+                    break
+                finally:
+                    if timer is not None:
+                        timer.add(stage, time.perf_counter() - t)
+                if not _put(q, item, stop):
+                    break
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            end = _Raised(exc)
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except BaseException as exc:  # noqa: BLE001
+                    end = end if isinstance(end, _Raised) else _Raised(exc)
+        _put(q, end, stop)
+
+    def consume() -> Iterator:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+
+    thread = threading.Thread(target=produce, name=f"posemoe-{stage}", daemon=True)
+    thread.start()
+    gen = consume()
+    try:
+        yield gen
+    finally:
+        stop.set()
+        gen.close()
+        thread.join()
+
+
+@contextmanager
+def background_writer(writer, timer: StageTimer | None = None, stage: str = "encode",
+                      depth: int = QUEUE_FRAMES) -> Iterator[Callable[[np.ndarray], None]]:
+    """``with background_writer(video_writer) as write:`` call ``write(image)`` to have
+    `video_writer.write(image)` run in a background thread, up to `depth` frames behind.
+
+    The image must not be changed after it is handed over. A failed write is raised by the next
+    ``write`` or when the block ends; leaving the block normally waits until every frame is
+    written, leaving it by an exception drops the frames not yet written.
+    """
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    error: list[BaseException] = []
+
+    def run() -> None:
+        while True:
+            image = q.get()
+            if image is _END:
+                return
+            if error or stop.is_set():
+                continue  # drain without writing
+            t = time.perf_counter()
+            try:
+                writer.write(image)
+            except BaseException as exc:  # noqa: BLE001 - handed to the producer
+                error.append(exc)
+            if timer is not None:
+                timer.add(stage, time.perf_counter() - t)
+
+    def write(image: np.ndarray) -> None:
+        if error:
+            raise error[0]
+        q.put(image)
+
+    thread = threading.Thread(target=run, name=f"posemoe-{stage}", daemon=True)
+    thread.start()
+    ok = False
+    try:
+        yield write
+        ok = True
+    finally:
+        if not ok:
+            stop.set()
+        q.put(_END)
+        thread.join()
+    if error:
+        raise error[0]
 
 
 def check_output_path(out: Path, inputs: list[Path], suffixes: tuple[str, ...]) -> None:
     """Fail before any work when an output could not be written: a wrong suffix, or any of
-    `pipeline.video_io.check_output_path`'s reasons (folder, permissions, same file as an input)."""
+    `pipeline.video_io.check_output_path`'s reasons (folder, permissions, same file as an input).
+
+    A missing output folder is fine when it can be created (its nearest existing ancestor is a
+    writable folder): `make_output_folder` creates it once the job has something to write."""
+    import os
+
     from pipeline.video_io import check_output_path as check_writable
 
     if out.suffix.lower() not in suffixes:
-        raise PoseMoEError(f"{out}: expected an output file ending in {' or '.join(suffixes)}")
-    check_writable(out, inputs)
+        raise PoseMoEError(f"{out}: expected an output file ending in {' or '.join(suffixes)}; "
+                           f"rename the output, e.g. {out.with_suffix(suffixes[0]).name}")
+    folder = out.parent
+    if folder.exists() or folder.is_symlink():
+        check_writable(out, inputs)
+        return
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise PoseMoEError(f"{out}: {ancestor} is not a folder; choose an output path inside a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PoseMoEError(f"{out}: cannot create the output folder {folder} ({ancestor} is not writable); "
+                           f"choose another output path or fix the permissions")
+
+
+def make_output_folder(out: Path) -> None:
+    """Create the folder of output file `out` (and its parents) if missing, or a one-line error."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PoseMoEError(f"{out}: cannot create the output folder {out.parent} ({exc.strerror or exc}); "
+                           f"choose another output path or fix the permissions") from None
 
 
 def _bar(total: int | None, desc: str, enabled: bool) -> tqdm:
     return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=not enabled, dynamic_ncols=True,
                 leave=False)
+
+
+def check_device(device: str | None) -> None:
+    """Raise PoseMoEError unless `device` (None = cpu) names a torch device this machine has."""
+    import torch
+
+    if device is None:
+        return
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise PoseMoEError(f"--device {device!r}: not a device name; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise PoseMoEError(f"--device {device}: CUDA is not available here (torch {torch.__version__}, "
+                               f"{'no GPU found' if torch.version.cuda else 'a CPU-only build'}); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise PoseMoEError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s); "
+                               f"use cuda:0 .. cuda:{torch.cuda.device_count() - 1}")
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise PoseMoEError(f"--device {device}: Apple MPS is not available here; use --device cpu")
+    elif dev.type != "cpu":
+        raise PoseMoEError(f"--device {device}: unsupported device type {dev.type!r}; use cpu or cuda")
 
 
 def load_model(checkpoint: str | Path | None, device: str | None):
@@ -78,31 +300,53 @@ def load_model(checkpoint: str | Path | None, device: str | None):
     if checkpoint is None and not path.is_file():
         raise PoseMoEError(f"{path}: no shipped default weights yet (see weights/README.md); pass "
                            "--checkpoint, e.g. -c weights/preview/posemoe-tiny27-cpu.pt")
+    check_device(device)
     model, ckpt = load_checkpoint(path, device=device or "cpu")
     return model, ckpt, path
 
 
 def detect_and_track(frames: Iterator[tuple[int, np.ndarray]], backend: Callable, tracker: Tracker,
                      timer: StageTimer, bar: tqdm) -> int:
-    """Pass 1: 2D keypoints of every frame, fed to the tracker. Returns the number of frames."""
+    """Pass 1: 2D keypoints of every frame, fed to the tracker. Returns the number of frames.
+
+    `frames` is iterated in a background thread (decoding overlaps the detector)."""
     n = 0
-    for index, frame in timer.timed("decode", frames):
-        t = time.perf_counter()
-        detections = backend(frame, index)
-        timer.add("2d", time.perf_counter() - t)
-        t = time.perf_counter()
-        tracker.update(index, detections)
-        timer.add("track", time.perf_counter() - t)
-        n += 1
-        bar.update(1)
+    with prefetch(frames, timer, "decode") as items:
+        for index, frame in items:
+            t = time.perf_counter()
+            detections = backend(frame, index)
+            timer.add("2d", time.perf_counter() - t)
+            t = time.perf_counter()
+            tracker.update(index, detections)
+            timer.add("track", time.perf_counter() - t)
+            n += 1
+            bar.update(1)
     return n
+
+
+def _reader_format(backend) -> str:
+    """The pixel format to decode for `backend`: "rgb24" when it takes RGB frames (`detect_rgb`)."""
+    rgb = getattr(backend, "input_format", "bgr24") == "rgb24" and callable(getattr(backend, "detect_rgb", None))
+    return "rgb24" if rgb else "bgr24"
 
 
 def lift_all(model, tracks: Tracks, image_size: tuple[int, int], device: str | None,
              timer: StageTimer) -> np.ndarray:
-    """Every track to 3D, timed as the '3d' stage."""
+    """Every track to 3D, timed as the '3d' stage (in batches of `LIFT_BATCH` windows, with
+    `LIFT_THREADS` torch threads on the CPU; torch's own setting is restored afterwards)."""
+    import torch
+
     t = time.perf_counter()
-    out = lift_tracks(model, tracks.keypoints, tracks.scores, tracks.present, image_size, device=device)
+    threads = torch.get_num_threads()
+    cpu = device is None or str(device).startswith("cpu")
+    if cpu:
+        torch.set_num_threads(min(threads, LIFT_THREADS))
+    try:
+        out = lift_tracks(model, tracks.keypoints, tracks.scores, tracks.present, image_size, device=device,
+                          batch_size=LIFT_BATCH)
+    finally:
+        if cpu:
+            torch.set_num_threads(threads)
     timer.add("3d", time.perf_counter() - t)
     return out
 
@@ -118,6 +362,8 @@ class JobResult:
     outputs: list[Path]
     timing: str
     warnings: list[str]
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # StageTimer.seconds
+    wall_s: float | None = None  # the job's elapsed seconds, set-up included
 
 
 def _finish_results(tracks: Tracks, pose3d: np.ndarray, fps: float, image_size: tuple[int, int], ckpt_path: Path,
@@ -133,52 +379,73 @@ def _finish_results(tracks: Tracks, pose3d: np.ndarray, fps: float, image_size: 
 
 
 def _render_pass(frames: Iterator[tuple[int, np.ndarray]], renderer, writer, timer: StageTimer, bar: tqdm) -> int:
+    """Pass 2: decode (background thread) -> render (this thread) -> encode (background thread)."""
     n = 0
-    for index, frame in timer.timed("decode", frames):
-        t = time.perf_counter()
-        image = renderer.render(frame, index)
-        timer.add("render", time.perf_counter() - t)
-        t = time.perf_counter()
-        writer.write(image)
-        timer.add("encode", time.perf_counter() - t)
-        n += 1
-        bar.update(1)
+    with prefetch(frames, timer, "decode") as items, background_writer(writer, timer, "encode") as write:
+        for index, frame in items:
+            t = time.perf_counter()
+            image = renderer.render(frame, index)
+            timer.add("render", time.perf_counter() - t)
+            write(image)
+            n += 1
+            bar.update(1)
     return n
 
 
 def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose2d: str = "auto",
                   checkpoint: Path | None = None, device: str | None = None, view: str = "side-by-side",
                   max_people: int | None = None, progress: bool = True,
-                  log: Callable[[str], None] = print) -> JobResult:
-    """`posemoe video`: the whole job for one clip. `out` (.mp4) and/or `save` (.npz|.json)."""
+                  log: Callable[[str], None] = print, render_options: dict | None = None,
+                  det_weights: Path | None = None, pose_weights: Path | None = None) -> JobResult:
+    """`posemoe video`: the whole job for one clip. `out` (.mp4) and/or `save` (.npz|.json).
+
+    det_weights, pose_weights: local checkpoints for the mmpose 2D backend (else its cache).
+
+    render_options: keyword options of `pipeline.render.Renderer` (views3d, color_by, timecode),
+    e.g. from `pipeline.render.render_options`."""
     from pipeline.keypoints2d import make_backend, resolve_auto
     from pipeline.render import VIEWS, Renderer
     from pipeline.video_io import VideoReader, VideoWriter, probe
 
     if out is None and save is None:
-        raise PoseMoEError("nothing to write: give an output video (-o OUT.mp4) and/or --save RESULTS.npz|.json")
+        raise PoseMoEError("nothing to write: no output given; give an output video (-o OUT.mp4) and/or --save RESULTS.npz|.json")
     if view not in VIEWS:
-        raise PoseMoEError(f"--view {view!r}: choose one of {', '.join(VIEWS)}")
+        raise PoseMoEError(f"--view {view!r}: unknown view; choose one of {', '.join(VIEWS)}")
+    from pipeline.keypoints2d import BACKENDS
+
+    choices = [b for b in BACKENDS if b != "keypoints"]  # keypoint files go through `posemoe lift`
+    if pose2d not in choices:
+        raise PoseMoEError(f"--pose2d {pose2d!r}: unknown 2D backend; choose one of {', '.join(choices)}")
+    if max_people is not None and (isinstance(max_people, bool) or int(max_people) != max_people or max_people < 1):
+        raise PoseMoEError(f"--max-people {max_people}: expected a whole number >= 1; omit it to keep everyone")
     if out is not None:
         check_output_path(out, [src], (".mp4",))
     if save is not None:
         check_output_path(save, [src] + ([out] if out else []), (".npz", ".json"))
+    t_job = time.perf_counter()
+    timer = StageTimer()
     info = probe(src)
     model, _, ckpt_path = load_model(checkpoint, device)  # fail early on a bad checkpoint
+    timer.add("setup", time.perf_counter() - t_job)
     if pose2d == "auto":
-        name, reason = resolve_auto()
+        name, reason = resolve_auto(det_weights, pose_weights)
     else:
         name, reason = pose2d, "chosen with --pose2d"
+    if name != "mmpose" and pose2d != "auto" and (det_weights or pose_weights):
+        raise PoseMoEError(f"--det-weights/--pose-weights are for --pose2d mmpose (or auto), not {pose2d}")
+    backend_options = dict(det_weights=det_weights, pose_weights=pose_weights, device=device) if name == "mmpose" else {}
     log(f"[video] {src.name}: {info.width}x{info.height}, {info.fps:.2f} fps, ~{info.frame_count} frames; "
         f"2D: {name} ({reason}); 3D: {ckpt_path.name}")
-    timer = StageTimer()
     warned: list[str] = []
     tracker = Tracker(max_people=max_people)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with make_backend(name) as backend, VideoReader(src) as reader, \
+        t = time.perf_counter()
+        with make_backend(name, **backend_options) as backend, VideoReader(src, _reader_format(backend)) as reader, \
                 _bar(info.frame_count, "2D + tracking", progress) as bar:
-            n = detect_and_track(iter(reader), backend, tracker, timer, bar)
+            timer.add("setup", time.perf_counter() - t)
+            detect = backend.detect_rgb if reader.pixel_format == "rgb24" else backend
+            n = detect_and_track(iter(reader), detect, tracker, timer, bar)
     warned += [str(w.message) for w in caught]
     for msg in warned:
         log(f"[video] warning: {msg}")
@@ -189,9 +456,10 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
     outputs = []
     if out is not None:
         renderer = Renderer(tracks.keypoints, tracks.scores, pose3d, tracks.track_ids, (info.width, info.height),
-                            view=view)
+                            view=view, **{"fps": info.fps, **(render_options or {})})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the first pass already reported damage
+            make_output_folder(out)
             with VideoReader(src) as reader, VideoWriter(out, info.fps, renderer.output_size, forbid_same_as=src) as writer, \
                     _bar(n, "render", progress) as bar:
                 _render_pass(iter(reader), renderer, writer, timer, bar)
@@ -200,21 +468,28 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
         from pipeline.export import save_results
 
         t = time.perf_counter()
+        make_output_folder(save)
         save_results(save, _finish_results(tracks, pose3d, info.fps, (info.width, info.height), ckpt_path, name,
                                            reason, {"input": str(src)}))
         timer.add("export", time.perf_counter() - t)
         outputs.append(save)
-    return JobResult(n, tracks.num_people, name, reason, outputs, timer.summary(n), warned)
+    timer.wall_s = time.perf_counter() - t_job
+    return JobResult(n, tracks.num_people, name, reason, outputs, timer.summary(n), warned, dict(timer.seconds),
+                     timer.wall_s)
 
 
 def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, device: str | None = None,
                        view: str = "3d", video: Path | None = None, fps: float | None = None,
                        image_size: tuple[int, int] | None = None, progress: bool = True,
-                       log: Callable[[str], None] = print) -> JobResult:
-    """`posemoe lift`: precomputed 2D keypoints (our export or mmpose JSON) -> .npz/.json or .mp4."""
+                       log: Callable[[str], None] = print, render_options: dict | None = None) -> JobResult:
+    """`posemoe lift`: precomputed 2D keypoints (our export or mmpose JSON) -> .npz/.json or .mp4.
+
+    render_options: keyword options of `pipeline.render.Renderer` for .mp4 output."""
     from pipeline.keypoints2d import KeypointFileBackend
 
     suffixes = (".npz", ".json", ".mp4")
+    if fps is not None and not (fps > 0 and math.isfinite(fps)):
+        raise PoseMoEError(f"--fps {fps:g}: expected a positive frame rate; pass e.g. --fps 25")
     check_output_path(out, [src] + ([video] if video else []), suffixes)
     kp_file = KeypointFileBackend(src)
     size = image_size or kp_file.image_size
@@ -222,6 +497,9 @@ def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, 
         from pipeline.video_io import probe
 
         vinfo = probe(video)
+        if size is not None and size != (vinfo.width, vinfo.height):
+            raise PoseMoEError(f"{video}: its frames are {vinfo.width}x{vinfo.height}, the keypoints are for "
+                               f"{size[0]}x{size[1]} frames; pass the video the keypoints were made from")
         size = size or (vinfo.width, vinfo.height)
         fps = fps or vinfo.fps
     if size is None:
@@ -238,13 +516,16 @@ def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, 
     tracks = tracker.finalize(n)
     timer.add("track", time.perf_counter() - t)
     log(f"[lift] {src.name}: {n} frames, {tracks.num_people} people ({kp_file.format} keypoints); 3D: {ckpt_path.name}")
+    if tracks.num_people == 0:
+        log(f"[lift] no person in any of the {n} frames (no finite keypoints); the output holds 0 people")
     pose3d = lift_all(model, tracks, size, device, timer)
     if out.suffix.lower() == ".mp4":
         from pipeline.render import Renderer
         from pipeline.video_io import VideoReader, VideoWriter
 
         renderer = Renderer(tracks.keypoints, tracks.scores, pose3d, tracks.track_ids, size,
-                            view=view if video is not None else "3d")
+                            view=view if video is not None else "3d", **{"fps": fps, **(render_options or {})})
+        make_output_folder(out)
         with VideoWriter(out, fps, renderer.output_size, forbid_same_as=src) as writer, _bar(n, "render", progress) as bar:
             if video is not None:
                 with VideoReader(video) as reader:
@@ -255,6 +536,7 @@ def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, 
     else:
         from pipeline.export import save_results
 
+        make_output_folder(out)
         save_results(out, _finish_results(tracks, pose3d, fps, size, ckpt_path, "keypoints",
                                           f"read from {src.name}", {"input": str(src)}))
     return JobResult(n, tracks.num_people, "keypoints", kp_file.format, [out], timer.summary(n), [])

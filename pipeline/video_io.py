@@ -6,7 +6,8 @@ comes out portrait. Everything is built on PyAV (``import av``).
 
 - ``probe(path)`` -> ``VideoInfo`` (fps, displayed size, frame count, duration, rotation, codec).
 - ``VideoReader(path)`` yields ``(index, frame_bgr)`` one frame at a time; a truncated or damaged
-  file yields its good frames, then one ``DamagedVideoWarning``.
+  file yields its good frames, then one ``DamagedVideoWarning``. ``VideoReader(path, "rgb24")``
+  yields RGB frames instead (what MediaPipe takes, with no extra conversion).
 - ``VideoWriter(path, fps, size)`` encodes H.264 / yuv420p into a temporary file next to ``path``
   and renames it onto ``path`` only when closed without error.
 - ``read_all_frames(path)`` loads a whole (small) clip into memory, for tests.
@@ -42,6 +43,12 @@ __all__ = [
 
 # encoders tried in order; the first one this PyAV/FFmpeg build has is used
 _ENCODERS = ("libx264", "h264", "mpeg4")
+# libx264 speed preset: "veryfast" takes about half the CPU of x264's default ("medium") for
+# files of about the same size at the same CRF on rendered pose videos (pipeline/bench.py)
+DEFAULT_PRESET = "veryfast"
+_X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+# channel orders VideoReader can yield
+_READ_FORMATS = ("bgr24", "rgb24")
 # packets probe() will demux while looking for the first frame (to read its display matrix)
 _PROBE_MAX_PACKETS = 64
 # a clean end of stream this many frames (or this fraction) short of the container's own
@@ -148,6 +155,8 @@ def _check_input_file(path: Path) -> None:
         raise PoseMoEError(f"{path}: is a folder, not a video file; pass the path of a video file")
     if path.stat().st_size == 0:
         raise PoseMoEError(f"{path}: empty file (0 bytes); check the file or copy/export the video again")
+    if not os.access(path, os.R_OK):
+        raise PoseMoEError(f"{path}: permission denied (not readable); fix its permissions, e.g. chmod +r")
 
 
 def _open_input(path: Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
@@ -250,10 +259,17 @@ class VideoReader:
     ``frames_read`` counts the frames yielded so far. Each ``iter()`` reopens the file and starts
     again at frame 0. Use as a context manager (or call ``close()``) to release the file when
     stopping early.
+
+    ``pixel_format``: "bgr24" (default) or "rgb24", the channel order of the yielded frames; the
+    decoder's own converter writes either directly (no extra copy).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, pixel_format: str = "bgr24") -> None:
+        if pixel_format not in _READ_FORMATS:
+            raise PoseMoEError(f"VideoReader: pixel_format must be one of {', '.join(_READ_FORMATS)}, "
+                               f"found {pixel_format!r}")
         self.path = Path(path)
+        self.pixel_format = pixel_format
         self.info: VideoInfo = probe(self.path)
         self.frames_read = 0
         self._gen: Generator[tuple[int, np.ndarray], None, None] | None = None
@@ -304,7 +320,7 @@ class VideoReader:
                         regular = False
                 if t is not None:
                     last_t = t
-                yield self.frames_read, self._to_bgr(frame, rotation)
+                yield self.frames_read, self._to_array(frame, rotation, self.pixel_format)
                 self.frames_read += 1
         finally:
             decoded.close()
@@ -359,9 +375,9 @@ class VideoReader:
                 pass
 
     @staticmethod
-    def _to_bgr(frame: av.VideoFrame, rotation: int) -> np.ndarray:
-        """Decoded frame -> uint8 (H, W, 3) BGR in display orientation, C-contiguous."""
-        return np.ascontiguousarray(_apply_rotation(frame.to_ndarray(format="bgr24"), rotation))
+    def _to_array(frame: av.VideoFrame, rotation: int, pixel_format: str = "bgr24") -> np.ndarray:
+        """Decoded frame -> uint8 (H, W, 3) BGR (or RGB) in display orientation, C-contiguous."""
+        return np.ascontiguousarray(_apply_rotation(frame.to_ndarray(format=pixel_format), rotation))
 
 
 def read_all_frames(path: str | Path, max_frames: int | None = None) -> tuple[VideoInfo, list[np.ndarray]]:
@@ -432,7 +448,12 @@ class VideoWriter:
     gives the stored size). ``fps`` may be fractional (29.97 is stored as 30000/1001).
 
     The encoder is libx264 when available, else FFmpeg's ``h264`` encoder, else ``mpeg4``;
-    ``codec`` names the one used. Frames go to a hidden temporary file in the output folder
+    ``codec`` names the one used. libx264 encodes at constant quality ``crf`` (lower is better,
+    ~18-23 looks clean) with the speed ``preset`` (``DEFAULT_PRESET``, "veryfast": about half the
+    CPU time of x264's own default "medium" for about the same file size on pose videos;
+    "ultrafast" is faster still but makes files several times larger).
+
+    Frames go to a hidden temporary file in the output folder
     (``.NAME.part.SUFFIX``), which is renamed onto ``path`` only when the writer closes without
     error; an exception inside the ``with`` block (or ``abort()``) deletes it, so ``path`` never
     holds a partial video. MP4/MOV files are written with their index first (``faststart``).
@@ -443,7 +464,7 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int], *,
-                 forbid_same_as: str | Path | None = None, crf: int = 20) -> None:
+                 forbid_same_as: str | Path | None = None, crf: int = 20, preset: str = DEFAULT_PRESET) -> None:
         self.path = Path(path)
         self.fps = float(fps)
         width, height = (int(v) for v in size)
@@ -453,6 +474,8 @@ class VideoWriter:
             raise PoseMoEError(f"{self.path}: frame rate must be a positive number, got {fps}")
         if width <= 0 or height <= 0:
             raise PoseMoEError(f"{self.path}: frame size must be positive, got {width}x{height}")
+        if preset not in _X264_PRESETS:
+            raise PoseMoEError(f"{self.path}: encoder preset must be one of {', '.join(_X264_PRESETS)}, got {preset!r}")
         check_output_path(self.path, [] if forbid_same_as is None else [forbid_same_as])
         self.encoded_size = (width + width % 2, height + height % 2)
         self._tmp = self.path.with_name(f".{self.path.name}.part{self.path.suffix}")
@@ -469,18 +492,18 @@ class VideoWriter:
                 f"{self.path}: cannot create the video ({_reason(exc)}); check the output folder"
             ) from None
         try:
-            self._stream = self._add_stream(_stream_rate(self.fps), crf)
+            self._stream = self._add_stream(_stream_rate(self.fps), crf, preset)
         except BaseException:
             self._discard()
             raise
         self.codec: str = self._stream.codec_context.name
 
-    def _add_stream(self, rate: Fraction, crf: int) -> av.video.stream.VideoStream:
+    def _add_stream(self, rate: Fraction, crf: int, preset: str) -> av.video.stream.VideoStream:
         assert self._container is not None
         last: Exception | None = None
         for name in _ENCODERS:
             try:
-                options = {"crf": str(crf)} if name == "libx264" else {}
+                options = {"crf": str(crf), "preset": preset} if name == "libx264" else {}
                 stream = self._container.add_stream(name, rate=rate, options=options)
             except (av.error.FFmpegError, ValueError) as exc:  # ValueError: UnknownCodecError
                 last = exc

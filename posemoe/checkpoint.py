@@ -83,18 +83,39 @@ def save_checkpoint(ckpt: dict[str, Any], path: str | Path) -> Path:
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load and validate a checkpoint dict (no model is built)."""
     path = Path(path)
+    fix = "pass a .pt file written by `posemoe train` or `posemoe export`"
+    if path.is_dir():
+        raise PoseMoEError(f"{path}: is a folder, not a checkpoint file; pass the .pt file in it, e.g. best.pt")
     if not path.is_file():
-        raise PoseMoEError(f"{path}: checkpoint file not found")
+        raise PoseMoEError(f"{path}: checkpoint file not found; check the path")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several types for a corrupt or foreign file
-        raise PoseMoEError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    except OSError as e:
+        raise PoseMoEError(f"{path}: cannot read the checkpoint ({e.strerror or e}); check its permissions") from None
+    except Exception as e:  # torch raises several types for a corrupt, truncated or foreign file
+        raise PoseMoEError(f"{path}: not a readable PyTorch checkpoint ({_short_reason(e)}); the file is damaged, "
+                           f"truncated or not a checkpoint: {fix}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         found = ckpt.get("format", f"keys {sorted(ckpt)[:6]}") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise PoseMoEError(f"{path}: expected a posemoe checkpoint (format {FORMAT!r}), found {found}")
+        raise PoseMoEError(f"{path}: expected a posemoe checkpoint (format {FORMAT!r}), found {found}; {fix}")
     if ckpt.get("joints") != JOINTS:
-        raise PoseMoEError(f"{path}: expected joint layout {JOINTS!r}, found {ckpt.get('joints')!r}")
+        raise PoseMoEError(f"{path}: expected joint layout {JOINTS!r}, found {ckpt.get('joints')!r}; {fix}")
+    cfg = ckpt.get("config")
+    if not isinstance(cfg, dict) or not isinstance(ckpt.get("model"), dict):
+        raise PoseMoEError(f"{path}: expected 'config' and 'model' entries, found keys {sorted(ckpt)[:8]}; {fix}")
+    if cfg.get("num_joints", 17) != 17:
+        raise PoseMoEError(f"{path}: expected a model of the 17 {JOINTS} joints, its config has "
+                           f"num_joints={cfg.get('num_joints')!r}; {fix}")
     return ckpt
+
+
+def _short_reason(exc: BaseException) -> str:
+    """``Type: first sentence`` of an exception, at most about 90 characters (torch's are long)."""
+    text = (str(exc).strip().splitlines() or [""])[0]
+    text = text.split(". ")[0].rstrip(".")
+    if len(text) > 90:
+        text = text[:87] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu",
@@ -105,14 +126,23 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu",
     window is refused with a one-line error.
     """
     ckpt = read_checkpoint(path)
-    cfg = PoseMoEConfig.from_dict(ckpt["config"])
+    try:
+        cfg = PoseMoEConfig.from_dict(ckpt["config"])
+    except (TypeError, ValueError, KeyError, PoseMoEError) as e:
+        raise PoseMoEError(f"{path}: its model config does not build a PoseMoE ({_short_reason(e)}); "
+                           f"use a checkpoint written by this version of posemoe") from None
     if frames is not None and cfg.frames != frames:
         raise PoseMoEError(f"{path}: expected a model with a {frames}-frame window, found {cfg.frames} frames")
     model = PoseMoE(cfg)
-    missing, unexpected = model.load_state_dict(ckpt["model"], strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(ckpt["model"], strict=False)
+    except RuntimeError as e:  # a tensor of another shape than the config implies
+        raise PoseMoEError(f"{path}: weights do not match the stored config ({_short_reason(e)}); "
+                           f"the file is damaged or was edited: re-export it") from None
     if missing or unexpected:
         raise PoseMoEError(f"{path}: weights do not match the stored config "
-                           f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
+                           f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]}); the file is damaged "
+                           f"or was edited: re-export it")
     return model.to(device).eval(), ckpt
 
 

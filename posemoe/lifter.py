@@ -57,24 +57,65 @@ def match_channels(x: np.ndarray, channels: int) -> np.ndarray:
 
 
 @torch.no_grad()
+def _run_windows(model: PoseMoE, windows: np.ndarray | torch.Tensor, *, flip: bool, batch_size: int,
+                 device: str | torch.device | None, routes: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """`predict_windows`, and with `routes` also the routers' probabilities (W, T, L, J, E)."""
+    device = device or next(model.parameters()).device
+    windows = torch.as_tensor(np.ascontiguousarray(windows, dtype=np.float32))
+    perm = torch.as_tensor(H36M17.flip_permutation)
+    outs, probs = [], []
+    for i in range(0, len(windows), batch_size):
+        batch = windows[i:i + batch_size].to(device)
+        res = model(batch)
+        pred = res.pose3d
+        route = torch.stack(res.router_probs, dim=2) if routes else None  # (B, T, L, J, E)
+        if flip:
+            res_f = model(flip_pose(batch, H36M17))
+            pred = 0.5 * (pred + flip_pose(res_f.pose3d, H36M17))
+            if routes:  # token j of the mirrored input is joint perm[j]; perm is its own inverse
+                route_f = torch.stack(res_f.router_probs, dim=2).index_select(3, perm.to(route.device))
+                route = 0.5 * (route + route_f)
+        outs.append(pred.float().cpu())
+        if routes:
+            probs.append(route.float().cpu())
+    if not outs:
+        cfg = model.cfg
+        empty_routes = np.zeros((0, model.frames, num_router_layers(cfg), cfg.num_joints, cfg.experts), np.float32)
+        return np.zeros((0, model.frames, cfg.num_joints, 3)), (empty_routes if routes else None)
+    poses = torch.cat(outs).numpy().astype(np.float64)
+    return poses, (torch.cat(probs).numpy() if routes else None)
+
+
 def predict_windows(model: PoseMoE, windows: np.ndarray | torch.Tensor, *, flip: bool = True,
                     batch_size: int = 64, device: str | torch.device | None = None) -> np.ndarray:
     """Run `model` on (W, T, J, C) screen-normalised windows in batches; returns (W, T, J, 3)
     float64 metres. With `flip`, each window is also mirrored, predicted, mirrored back and
     averaged (test-time flip)."""
-    device = device or next(model.parameters()).device
-    windows = torch.as_tensor(np.ascontiguousarray(windows, dtype=np.float32))
-    outs = []
-    for i in range(0, len(windows), batch_size):
-        batch = windows[i:i + batch_size].to(device)
-        pred = model(batch).pose3d
-        if flip:
-            pred_f = model(flip_pose(batch, H36M17)).pose3d
-            pred = 0.5 * (pred + flip_pose(pred_f, H36M17))
-        outs.append(pred.float().cpu())
-    if not outs:
-        return np.zeros((0, model.frames, model.cfg.num_joints, 3))
-    return torch.cat(outs).numpy().astype(np.float64)
+    return _run_windows(model, windows, flip=flip, batch_size=batch_size, device=device, routes=False)[0]
+
+
+def router_layers(cfg) -> list[tuple[int, str, str]]:
+    """The MoE layers of a model with config `cfg`, in the order of `PoseMoEOutput.router_probs`:
+    (encoder layer from 1, attention axis "spatial" | "temporal", stream "pose" | "depth")."""
+    return [(1 + b // 2, ("spatial", "temporal")[b % 2], stream)
+            for b in range(2 * cfg.encoder_layers) for stream in ("pose", "depth")]
+
+
+def num_router_layers(cfg) -> int:
+    """Number of MoE layers (routers): one per encoder block and stream."""
+    return len(router_layers(cfg))
+
+
+def predict_windows_routed(model: PoseMoE, windows: np.ndarray | torch.Tensor, *, flip: bool = True,
+                           batch_size: int = 64, device: str | torch.device | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """`predict_windows` plus the routers' expert probabilities: returns poses (W, T, J, 3)
+    float64 metres and routes (W, T, L, J, E) float32, L MoE layers in the model's encoder order
+    (`PoseMoEOutput.router_probs`), each summing to 1 over the E experts. With `flip`, the
+    mirrored pass's probabilities are mapped back to the original joints (left <-> right) and
+    averaged with the direct pass's, like the poses."""
+    poses, routes = _run_windows(model, windows, flip=flip, batch_size=batch_size, device=device, routes=True)
+    return poses, routes
 
 
 def lift_normalized(model: PoseMoE, x: np.ndarray, *, stride: int | None = None, flip: bool = True,

@@ -55,3 +55,14 @@ def write_h36m_npz(path: Path, subjects=("S1", "S9"), actions=("Walking", "Direc
 def h36m_npz(tmp_path: Path) -> Path:
     """A VideoPose3D-layout 3D file: S1 (train) and S9 (test), 2 actions, 60 frames each."""
     return write_h36m_npz(tmp_path / "data_3d_h36m.npz")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_weight_downloads(tmp_path_factory):
+    """No test downloads model weights or touches the user's cache: the mmpose backend's cache is
+    an empty temporary folder and its downloads are off (tests that need them patch these)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("POSEMOE_OFFLINE", "1")
+    mp.setenv("POSEMOE_OPENMMLAB_CACHE", str(tmp_path_factory.mktemp("openmmlab-cache")))
+    yield
+    mp.undo()

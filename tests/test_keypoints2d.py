@@ -343,6 +343,7 @@ def test_resolve_auto_and_make_backend_here(tmp_path: Path) -> None:
 
 
 def test_resolve_auto_with_the_stack_present(monkeypatch) -> None:
+    monkeypatch.setattr(k2d, "_openmmlab_installed", lambda: True)
     monkeypatch.setattr(k2d, "_openmmlab_importable", lambda: True)
     monkeypatch.setattr(k2d, "_mmpose_weights_cached", lambda: False)
     name, reason = resolve_auto()

@@ -13,7 +13,12 @@ from pipeline.render import (
     Renderer,
     SceneView3D,
     benchmark_render,
+    confidence_colour,
     draw_skeleton_2d,
+    format_timecode,
+    panel_layout,
+    parse_views3d,
+    render_options,
     track_colour,
 )
 from posemoe.errors import PoseMoEError
@@ -298,3 +303,191 @@ def test_benchmark_render_reports_frames_per_second() -> None:
     result = benchmark_render(n_frames=10, size=(320, 240), people=2)
     assert result["frames"] == 10 and result["fps"] > 0
     assert result["output_size"] == [560, 240]
+
+
+# ----------------------------------------------------------------------------- layout and framing
+
+
+def test_panel_layout_landscape_and_portrait() -> None:
+    assert panel_layout((1280, 720)) == ((2000, 720), [(1280, 0, 720, 720)])  # square panel
+    assert panel_layout((1280, 720), "3d") == ((720, 720), [(0, 0, 720, 720)])
+    # portrait: the frame's own shape, widened (up to square) for wide content
+    assert panel_layout((720, 1280)) == ((1440, 1280), [(720, 0, 720, 1280)])
+    (ow, oh), [(x, y, pw, ph)] = panel_layout((720, 1280), aspects=[0.9])
+    assert 720 < pw <= 1280 and ph == 1280 and ow == 720 + pw and x == 720
+    assert panel_layout((720, 1280), aspects=[3.0])[1][0][2] == 1280  # never wider than square
+    # two views: two panels of 3/4 width, next to each other
+    (ow, oh), panels = panel_layout((1280, 720), "side-by-side", 2)
+    assert panels == [(1280, 0, 540, 720), (1820, 0, 540, 720)] and (ow, oh) == (2360, 720)
+    # overlay: insets inside the frame's top-right quarter, stacked
+    (ow, oh), panels = panel_layout((720, 1280), "overlay", 2)
+    assert (ow, oh) == (720, 1280)
+    for x, y, pw, ph in panels:
+        assert x + pw <= 720 and y + ph <= 1280 and pw <= 0.41 * 720
+    assert panels[1][1] >= panels[0][1] + panels[0][3]
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (720, 1280)])
+def test_3d_figure_fills_its_panel(size) -> None:
+    w, h = size
+    frames = 24
+    k3 = walking(frames)[None]
+    k2 = to_2d(k3[0], w / 2)[None]
+    r = Renderer(k2, np.full(k3.shape[:3], 0.9), k3, [0], size, view="side-by-side")
+    x0, y0, pw, ph = r._panels[0]
+    assert (x0, y0, ph) == (w, 0, h) and pw == min(w, h)
+    assert r.output_size == (w + pw, h)
+    for f in range(0, frames, 4):
+        p = r.scene.project(f, (pw, ph))[0]
+        assert (p >= 0).all() and (p[:, 0] < pw).all() and (p[:, 1] < ph).all()  # all inside
+        assert np.ptp(p[:, 1]) > 0.6 * ph  # head to feet: most of the panel's height
+    out = r.render(np.zeros((h, w, 3), np.uint8), 3)
+    rows = np.nonzero(coloured_mask(out[:, w:]).any(axis=1))[0]
+    assert rows.max() - rows.min() > 0.6 * h  # and really drawn so
+
+
+def test_axes_are_steady_over_the_clip() -> None:
+    """Frames with the same pose project identically, whatever other frames do (no rescaling)."""
+    frames = 20
+    k3 = np.repeat(pose(0.2)[None], frames, axis=0)
+    k3[10:] = walking(10) * 1.1  # another pose in the second half: a bigger, moving figure
+    k2 = to_2d(k3, 640.0)
+    r = Renderer(k2[None], np.full((1, frames, 17), 0.9), k3[None], [0], (W, H), view="3d")
+    size = r._panel
+    first = r.scene.project(0, size)
+    for f in range(1, 8):  # (8 and 9 stand on the floor smoothed with frames 10 and 11)
+        np.testing.assert_array_equal(r.scene.project(f, size), first)
+    scale = r.scene.pixels_per_metre(size)
+    origin = r.scene.project_world(np.zeros(3), size)
+    assert r.scene.pixels_per_metre(size) == scale
+    np.testing.assert_array_equal(r.scene.background(size), r.scene.background(size))
+    # the fixed mapping: a metre up is `scale` pixels up on every frame
+    up = r.scene.project_world(np.array([0.0, 0.0, 1.0]), size)
+    assert abs((origin[1] - up[1]) - scale * math.cos(math.radians(15.0))) < 1e-6
+
+
+def test_person_stands_on_the_floor_every_frame() -> None:
+    frames = 32
+    k3 = walking(frames, 20.0)[None]
+    scene = SceneView3D(k3, view="front", elevation_deg=0.0)  # screen y = height exactly
+    size = (600, 600)
+    floor_y = scene.project_world(np.zeros(3), size)[1]
+    scale = scene.pixels_per_metre(size)
+    lowest = np.array([scene.project(f, size)[0, :, 1].max() for f in range(frames)])
+    assert np.abs(lowest - floor_y).max() < 0.04 * scale  # within 4 cm of the floor (smoothed), every frame
+    assert np.abs(lowest - floor_y).mean() < 0.02 * scale
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def test_render_options_are_checked() -> None:
+    assert parse_views3d(None) == ("oblique",)
+    assert parse_views3d("front, side") == ("front", "side")
+    assert render_options("confidence", True, "side") == {"color_by": "confidence", "timecode": True,
+                                                          "views3d": ("side",)}
+    with pytest.raises(PoseMoEError, match="front"):
+        parse_views3d("top")
+    with pytest.raises(PoseMoEError, match="once"):
+        parse_views3d("front,front")
+    with pytest.raises(PoseMoEError, match="confidence"):
+        render_options("rainbow")
+    assert format_timecode(0) == "00:00.00" and format_timecode(83.456) == "01:23.46"
+    assert format_timecode(3725.5) == "1:02:05.50"
+
+
+def test_colour_by_confidence_colours_the_joints() -> None:
+    k3 = walking(4)[None]
+    k2 = to_2d(k3[0], W / 2)[None]
+    scores = np.full(k3.shape[:3], 0.95)
+    scores[0, :, 13] = 0.35  # left wrist: middling confidence (still drawn filled)
+    frame = np.zeros((H, W, 3), np.uint8)
+    by_track = Renderer(k2, scores, k3, [0], (W, H), color_by="track").render(frame, 1)
+    by_conf = Renderer(k2, scores, k3, [0], (W, H), color_by="confidence").render(frame, 1)
+    for j, score in ((13, 0.35), (10, 0.95), (3, 0.95)):
+        x, y = (int(round(v)) for v in k2[0, 1, j])
+        assert not np.array_equal(by_conf[y, x], by_track[y, x])
+        np.testing.assert_allclose(by_conf[y, x], confidence_colour(score), atol=12)
+    assert confidence_colour(0.0)[2] > 200 and confidence_colour(1.0)[1] > 150  # red .. green
+    # the 3D panel's joints too
+    r = Renderer(k2, scores, k3, [0], (W, H), color_by="confidence", view="3d")
+    img = r.render(None, 1)
+    x, y = (int(round(v)) for v in r.scene.project(1, r._panel)[0, 13])
+    np.testing.assert_allclose(img[y, x], confidence_colour(0.35), atol=12)
+
+
+@pytest.mark.parametrize("view", ["side-by-side", "3d"])
+def test_timecode_is_drawn(view: str) -> None:
+    k3 = walking(40)[None]
+    k2 = to_2d(k3[0], W / 2)[None]
+    s2 = np.full(k3.shape[:3], 0.9)
+    frame = np.full((H, W, 3), 200, np.uint8)
+    plain = Renderer(k2, s2, k3, [0], (W, H), view=view)
+    timed = Renderer(k2, s2, k3, [0], (W, H), view=view, timecode=True, fps=25.0)
+    assert timed.timecode_text(37) == "frame 37  00:01.48"
+    a, b, c = plain.render(frame, 37), timed.render(frame, 37), timed.render(frame, 2)
+    ow = a.shape[1]
+    region = (slice(0, 60), slice(0, 300)) if view != "3d" else (slice(0, 60), slice(ow - 300, ow))
+    assert (a[region] != b[region]).any(-1).sum() > 500  # the text box is there
+    assert (b[region] != c[region]).any()  # and says something else on another frame
+    mask = np.ones(a.shape[:2], bool)
+    mask[region] = False
+    np.testing.assert_array_equal(a[mask], b[mask])  # nothing else changed
+
+
+def test_two_3d_views_give_two_panels() -> None:
+    k3 = walking(8)[None]
+    k2 = to_2d(k3[0], W / 2)[None]
+    s2 = np.full(k3.shape[:3], 0.9)
+    r = Renderer(k2, s2, k3, [0], (W, H), views3d="front,side")
+    assert [s.view_name for s in r.scenes] == ["front", "side"] and len(r._panels) == 2
+    assert r.output_size[0] == W + sum(p[2] for p in r._panels) and r.output_size[1] == H
+    out = r.render(np.zeros((H, W, 3), np.uint8), 3)
+    (x0, _, w0, _), (x1, _, w1, _) = r._panels
+    front, side = out[:, x0:x0 + w0], out[:, x1:x1 + w1]
+    assert coloured_mask(front).sum() > 300 and coloured_mask(side).sum() > 100  # a figure in each
+    # front: the shoulders are far apart; side: seen edge-on, close together
+    pf = r.scenes[0].project(3, (w0, H))[0]
+    ps = r.scenes[1].project(3, (w1, H))[0]
+    assert abs(pf[11, 0] - pf[14, 0]) > 3 * abs(ps[11, 0] - ps[14, 0])
+    # the same upright scale in both (height-limited here)
+    assert abs(np.ptp(pf[:, 1]) - np.ptp(ps[:, 1])) < 0.1 * np.ptp(pf[:, 1])
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def test_lift_renders_with_the_video_options(tmp_path) -> None:
+    """`posemoe lift ... -o OUT.mp4 --views3d front,side --color-by confidence --timecode` (and bad values)."""
+    import torch
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.export import Results, save_results
+    from pipeline.render import _synthetic_clip
+    from pipeline.video_io import probe
+    from posemoe import PoseMoE, PoseMoEConfig
+    from posemoe.checkpoint import make_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = PoseMoE(PoseMoEConfig(frames=9, dim=32, heads=4, encoder_layers=1, decoder_layers=1))
+    ckpt = save_checkpoint(make_checkpoint(model), tmp_path / "tiny.pt")
+    size, frames = (320, 240), 6
+    k2, s2, k3, ids = _synthetic_clip(frames, size, 1)
+    src = save_results(tmp_path / "kp.npz", Results(frame_index=np.arange(frames), time_s=np.arange(frames) / 25.0,
+                                                    fps=25.0, image_size=size, track_ids=ids, keypoints2d=k2,
+                                                    scores2d=s2, keypoints3d=k3))
+    runner = CliRunner()
+    out = tmp_path / "out.mp4"
+    result = runner.invoke(app, ["lift", str(src), "-o", str(out), "-c", str(ckpt), "-q", "--views3d", "front,side",
+                                 "--color-by", "confidence", "--timecode"])
+    assert result.exit_code == 0, result.output
+    info = probe(out)
+    assert info.frame_count == frames and info.height == 240
+    assert 2 * 180 <= info.width <= 2 * 240  # no --video: the "3d" view, two panels
+    for args, needle in ((["--views3d", "top"], "--views3d"), (["--color-by", "rainbow"], "--color-by")):
+        result = runner.invoke(app, ["lift", str(src), "-o", str(tmp_path / "bad.mp4"), "-c", str(ckpt), *args])
+        assert result.exit_code == 2 and needle in result.output and "Traceback" not in result.output
+        assert not (tmp_path / "bad.mp4").exists()
+        result = runner.invoke(app, ["video", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "bad.mp4"), *args])
+        assert result.exit_code == 2 and needle in result.output

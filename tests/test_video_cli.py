@@ -86,8 +86,8 @@ def test_bad_inputs_give_one_line_errors_and_leave_no_file(ckpt: Path, tmp_path:
     _error(runner.invoke(app, ["video", str(empty), "-o", str(out), "-c", str(ckpt)]), "empty.mp4")
     _error(runner.invoke(app, ["video", str(text), "-o", str(out), "-c", str(ckpt)]), "notes.mp4")
     _error(runner.invoke(app, ["video", str(CLIP), "-o", str(CLIP), "-c", str(ckpt)]), "overwrite the input")
-    _error(runner.invoke(app, ["video", str(CLIP), "-o", str(tmp_path / "no" / "dir" / "o.mp4"), "-c", str(ckpt)]),
-           "does not exist")
+    _error(runner.invoke(app, ["video", str(CLIP), "-o", str(text / "dir" / "o.mp4"), "-c", str(ckpt)]),
+           "is not a folder")  # a missing folder is created; one under a regular file cannot be
     _error(runner.invoke(app, ["video", str(CLIP), "-c", str(ckpt)]), "nothing to write")
     _error(runner.invoke(app, ["video", str(CLIP), "-o", str(out), "--view", "top", "-c", str(ckpt)]), "--view")
     _error(runner.invoke(app, ["video", str(CLIP), "-o", str(tmp_path / "o.avi"), "-c", str(ckpt)]), ".mp4")

@@ -1,0 +1,781 @@
+"""`posemoe analyze`: a visual, qualitative report on a results file ("posemoe-results-v1").
+
+What it draws (matplotlib, Agg; every figure is also written as a PNG next to the page):
+
+- **tracks**: when each person is present, coloured by their mean 2D confidence
+- **trajectories**: a few key joints' 3D positions over time, one panel per camera axis
+  (metres, root-relative: the pelvis is at 0)
+- **bone lengths**: each limb's length over time, left against right, and every bone's
+  coefficient of variation (std / mean). A person's bones do not change length, so any variation
+  is the lifter's error; it is a known weakness of 2D-to-3D lifting, and the CV shows where
+- **2D confidence**: the detector's per-joint confidence over time (heat map), absent frames grey
+- **symmetry**: left / right length ratios of the paired bones (1 = symmetric)
+- **router**: the PoseMoE routers' expert weights per joint over time, for every MoE layer of
+  the 2D-pose and depth streams (which expert carries which joint when), and the experts'
+  overall shares per layer and joint
+
+The router weights are not stored in the results: they are recomputed from the saved 2D
+keypoints with the checkpoint (by default the one recorded in the results), through the same
+code as the video pipeline (`pipeline.lift.lift_tracks_routed`: same windows, flip and blending).
+The recomputed 3D is compared with the saved 3D, which tells whether the weights really belong
+to these poses.
+
+`analyze()` writes `index.html` (one self-contained file: images embedded as base64 PNG, no
+external assets), the PNGs and `summary.json` (the key figures) into the output folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.export import JOINT_NAMES, Results, load_results
+from posemoe.errors import PoseMoEError
+
+# ------------------------------------------------------------------------------------- skeleton
+
+J = {name: i for i, name in enumerate(JOINT_NAMES)}
+
+# (name, child, parent): the 16 bones of Human3.6M-17, sides are the person's own
+BONES: tuple[tuple[str, int, int], ...] = (
+    ("left hip", J["left_hip"], J["pelvis"]),
+    ("right hip", J["right_hip"], J["pelvis"]),
+    ("left thigh", J["left_knee"], J["left_hip"]),
+    ("right thigh", J["right_knee"], J["right_hip"]),
+    ("left shin", J["left_ankle"], J["left_knee"]),
+    ("right shin", J["right_ankle"], J["right_knee"]),
+    ("left shoulder", J["left_shoulder"], J["thorax"]),
+    ("right shoulder", J["right_shoulder"], J["thorax"]),
+    ("left upper arm", J["left_elbow"], J["left_shoulder"]),
+    ("right upper arm", J["right_elbow"], J["right_shoulder"]),
+    ("left forearm", J["left_wrist"], J["left_elbow"]),
+    ("right forearm", J["right_wrist"], J["right_elbow"]),
+    ("lower spine", J["spine"], J["pelvis"]),
+    ("upper spine", J["thorax"], J["spine"]),
+    ("neck", J["neck_nose"], J["thorax"]),
+    ("head", J["head"], J["neck_nose"]),
+)
+BONE_NAMES: tuple[str, ...] = tuple(b[0] for b in BONES)
+# paired limbs: (limb, index of the left bone, index of the right bone) in BONES
+PAIRS: tuple[tuple[str, int, int], ...] = tuple(
+    (name, BONE_NAMES.index(f"left {name}"), BONE_NAMES.index(f"right {name}"))
+    for name in ("hip", "thigh", "shin", "shoulder", "upper arm", "forearm"))
+KEY_JOINTS: tuple[str, ...] = ("head", "left_wrist", "right_wrist", "left_ankle", "right_ankle")
+AXIS_LABELS = ("x (right)", "y (down)", "z (forward, away from camera)")
+LEFT_COLOR, RIGHT_COLOR = "#1f77b4", "#d62728"
+
+
+def bone_lengths(keypoints3d: np.ndarray) -> np.ndarray:
+    """(P, F, 17, 3) metres -> (P, F, 16) bone lengths in metres (order `BONES`), NaN where absent."""
+    k = np.asarray(keypoints3d, dtype=np.float64)
+    child = np.array([b[1] for b in BONES])
+    parent = np.array([b[2] for b in BONES])
+    return np.linalg.norm(k[..., child, :] - k[..., parent, :], axis=-1)
+
+
+def _nan_stat(fn: Callable, x: np.ndarray, axis: int) -> np.ndarray:
+    """`fn` (np.nanmean, np.nanstd, ...) without the warning for slices with no finite value (NaN there)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fn(x, axis=axis)
+
+
+def bone_cv(lengths: np.ndarray) -> np.ndarray:
+    """Coefficient of variation (std / mean, population std) of each bone over time:
+    (..., F, B) -> (..., B); NaN for a bone with no finite length."""
+    mean = _nan_stat(np.nanmean, lengths, axis=-2)
+    std = _nan_stat(np.nanstd, lengths, axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return std / mean
+
+
+def symmetry_ratios(lengths: np.ndarray) -> np.ndarray:
+    """(..., B) bone lengths -> (..., len(PAIRS)) left / right length ratios (1 = symmetric)."""
+    left = lengths[..., [p[1] for p in PAIRS]]
+    right = lengths[..., [p[2] for p in PAIRS]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return left / right
+
+
+# --------------------------------------------------------------------------------------- router
+
+
+@dataclass
+class RouterWeights:
+    """The routers' expert probabilities recomputed for a results file."""
+
+    probs: np.ndarray  # (P, F, L, 17, E) float32, NaN where absent; sums to 1 over E
+    layers: list[tuple[int, str, str]]  # (encoder layer, axis, stream) per L, see posemoe.lifter.router_layers
+    checkpoint: Path
+    same_checkpoint: bool | None  # sha256 equals the results' recorded one (None: nothing recorded)
+    pose_diff_mm: float  # max |recomputed 3D - saved 3D| over present joints, millimetres
+
+    @property
+    def experts(self) -> int:
+        return int(self.probs.shape[-1])
+
+    def layer_label(self, i: int) -> str:
+        layer, axis, stream = self.layers[i]
+        return f"L{layer} {axis}"
+
+    def stream_layers(self, stream: str) -> list[int]:
+        return [i for i, (_, _, s) in enumerate(self.layers) if s == stream]
+
+
+def default_checkpoint(results: Results) -> Path | None:
+    """The checkpoint recorded in the results' metadata, when that file exists."""
+    info = results.checkpoint or {}
+    path = info.get("path") if isinstance(info, dict) else None
+    return Path(path) if path and Path(path).is_file() else None
+
+
+def compute_router_weights(results: Results, checkpoint: str | Path, *, device: str | None = None,
+                           batch_size: int = 256) -> RouterWeights:
+    """Recompute the routers' expert probabilities of every track from the saved 2D keypoints,
+    with the video pipeline's own lifting code (same windows, flip and blending)."""
+    from pipeline.export import checkpoint_info
+    from pipeline.lift import lift_tracks_routed
+    from posemoe.checkpoint import load_checkpoint
+    from posemoe.lifter import router_layers
+
+    path = Path(checkpoint)
+    model, _ = load_checkpoint(path, device=device or "cpu")
+    model.eval()
+    present = results.present
+    pose3d, probs = lift_tracks_routed(model, results.keypoints2d, results.scores2d, present, results.image_size,
+                                       batch_size=batch_size, device=device)
+    recorded = (results.checkpoint or {}).get("sha256") if isinstance(results.checkpoint, dict) else None
+    same = None if not recorded else (checkpoint_info(path) or {}).get("sha256") == recorded
+    diff = np.abs(pose3d - results.keypoints3d)[present]
+    diff_mm = float(np.nanmax(diff) * 1000.0) if diff.size and np.isfinite(diff).any() else 0.0
+    return RouterWeights(probs=probs, layers=router_layers(model.cfg), checkpoint=path, same_checkpoint=same,
+                         pose_diff_mm=diff_mm)
+
+
+# ------------------------------------------------------------------------------------- summary
+
+
+def _f(x: Any, digits: int = 4) -> float | None:
+    """A JSON-friendly float (None for NaN)."""
+    x = float(x)
+    return round(x, digits) if np.isfinite(x) else None
+
+
+def track_order(results: Results) -> list[int]:
+    """Track rows, most frames present first (ties: lower id first)."""
+    counts = results.present.sum(axis=1)
+    return sorted(range(results.num_people), key=lambda p: (-int(counts[p]), int(results.track_ids[p])))
+
+
+def summarize(results: Results, router: RouterWeights | None = None) -> dict[str, Any]:
+    """The key figures (plain JSON types): clip, per-track bone stability, symmetry, confidence,
+    and the experts' usage shares."""
+    present = results.present
+    lengths = bone_lengths(results.keypoints3d)  # (P, F, B)
+    cv = bone_cv(lengths)  # (P, B)
+    ratios = symmetry_ratios(lengths)  # (P, F, pairs)
+    out: dict[str, Any] = {
+        "frames": results.num_frames,
+        "people": results.num_people,
+        "fps": _f(results.fps, 3),
+        "duration_s": _f(results.num_frames / results.fps, 3),
+        "image_size": list(results.image_size),
+        "checkpoint": (results.checkpoint or {}).get("name") if isinstance(results.checkpoint, dict) else None,
+        "backend2d": results.backend2d.get("name"),
+        "tracks": [],
+    }
+    for p in track_order(results):
+        n = int(present[p].sum())
+        scores = results.scores2d[p][present[p]]
+        cv_p = cv[p]
+        worst = int(np.nanargmax(cv_p)) if np.isfinite(cv_p).any() else None
+        with np.errstate(all="ignore"):
+            r = ratios[p][present[p]]
+            dev = np.array([np.nanmedian(np.abs(np.log(r[:, k]))) if np.isfinite(r[:, k]).any() else np.nan
+                            for k in range(len(PAIRS))])
+        least_sym = int(np.nanargmax(dev)) if np.isfinite(dev).any() else None
+        mean_len = _nan_stat(np.nanmean, lengths[p], axis=0)
+        out["tracks"].append({
+            "track_id": int(results.track_ids[p]),
+            "frames_present": n,
+            "first_s": _f(results.time_s[present[p]][0], 3) if n else None,
+            "last_s": _f(results.time_s[present[p]][-1], 3) if n else None,
+            "mean_confidence2d": _f(scores.mean()) if n else None,
+            "mean_bone_cv": _f(np.nanmean(cv_p)) if np.isfinite(cv_p).any() else None,
+            "worst_bone": BONE_NAMES[worst] if worst is not None else None,
+            "worst_bone_cv": _f(cv_p[worst]) if worst is not None else None,
+            "bone_cv": {BONE_NAMES[b]: _f(cv_p[b]) for b in range(len(BONES))},
+            "bone_mean_length_m": {BONE_NAMES[b]: _f(mean_len[b]) for b in range(len(BONES))},
+            "median_left_right_ratio": {PAIRS[k][0]: _f(np.exp(np.nanmedian(np.log(ratios[p][present[p], k]))))
+                                        if np.isfinite(ratios[p][present[p], k]).any() else None
+                                        for k in range(len(PAIRS))},
+            "least_symmetric_limb": PAIRS[least_sym][0] if least_sym is not None else None,
+        })
+    if router is not None:
+        out["router"] = router_summary(router, present)
+    return out
+
+
+def router_summary(router: RouterWeights, present: np.ndarray) -> dict[str, Any]:
+    """Experts' mean shares per stream and per layer, and how decisive the routers are."""
+    probs = router.probs[present]  # (N, L, J, E)
+    res: dict[str, Any] = {"checkpoint": str(router.checkpoint), "experts": router.experts,
+                           "same_checkpoint_as_results": router.same_checkpoint,
+                           "max_pose_difference_mm": _f(router.pose_diff_mm, 3), "streams": {}}
+    if not len(probs):
+        return res
+    for stream in ("pose", "depth"):
+        idx = router.stream_layers(stream)
+        sp = probs[:, idx]  # (N, Ls, J, E)
+        share = sp.reshape(-1, router.experts).mean(axis=0)
+        per_layer = sp.mean(axis=(0, 2))  # (Ls, E)
+        res["streams"][stream] = {
+            "expert_share": [_f(s) for s in share],
+            "mean_top_probability": _f(sp.max(axis=-1).mean()),
+            "per_layer_expert_share": {router.layer_label(i): [_f(s) for s in per_layer[k]]
+                                       for k, i in enumerate(idx)},
+        }
+    return res
+
+
+# ------------------------------------------------------------------------------------- figures
+
+
+def _new_figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _time_extent(results: Results) -> tuple[float, float]:
+    t = results.time_s
+    return float(t[0]), float(t[-1] + 1.0 / results.fps)
+
+
+def _shade_absent(ax, results: Results, present_p: np.ndarray) -> None:
+    """Grey bands where the person is absent."""
+    from pipeline.window import present_segments
+
+    t0, t1 = _time_extent(results)
+    edges = np.append(results.time_s, t1)
+    for s, e in present_segments(~present_p):
+        ax.axvspan(edges[s], edges[e], color="0.88", lw=0, zorder=0)
+
+
+def fig_tracks(results: Results):
+    """When each person is present (bars coloured by mean 2D confidence)."""
+    import matplotlib
+    from matplotlib import cm, colors
+
+    order = track_order(results)
+    fig = _new_figure(11, max(2.2, 1.3 + 0.45 * len(order)))
+    ax = fig.add_subplot()
+    norm = colors.Normalize(0, 1)
+    cmap = matplotlib.colormaps["viridis"]
+    from pipeline.window import present_segments
+
+    edges = np.append(results.time_s, _time_extent(results)[1])
+    for row, p in enumerate(order):
+        for s, e in present_segments(results.present[p]):
+            conf = float(results.scores2d[p, s:e].mean())
+            ax.barh(row, edges[e] - edges[s], left=edges[s], height=0.7, color=cmap(norm(conf)))
+    ax.set_yticks(range(len(order)), [f"track {results.track_ids[p]}" for p in order])
+    ax.invert_yaxis()
+    ax.set_xlim(*_time_extent(results))
+    ax.set_xlabel("time (s)")
+    ax.set_title("When each person is tracked (colour: mean 2D confidence of the segment)")
+    fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="2D confidence (0-1)", pad=0.01)
+    return fig
+
+
+def fig_trajectories(results: Results, p: int):
+    """Key joints' 3D coordinates over time, one panel per axis."""
+    fig = _new_figure(11, 7.5)
+    axes = fig.subplots(3, 1, sharex=True)
+    t = results.time_s
+    colors = {"head": "0.2", "left_wrist": LEFT_COLOR, "right_wrist": RIGHT_COLOR,
+              "left_ankle": "#17becf", "right_ankle": "#ff7f0e"}
+    for a, ax in enumerate(axes):
+        _shade_absent(ax, results, results.present[p])
+        for name in KEY_JOINTS:
+            ax.plot(t, results.keypoints3d[p, :, J[name], a], lw=1.3, color=colors[name],
+                    label=name.replace("_", " "))
+        ax.axhline(0, color="0.5", lw=0.6, ls=":")
+        ax.set_ylabel(f"{AXIS_LABELS[a]} (m)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=9, title="joint")
+    axes[-1].set_xlabel("time (s)")
+    axes[-1].set_xlim(*_time_extent(results))
+    fig.suptitle(f"Track {results.track_ids[p]}: 3D joint positions relative to the pelvis "
+                 "(camera axes; grey = person absent)")
+    return fig
+
+
+def fig_bones(results: Results, p: int, lengths: np.ndarray, cv: np.ndarray):
+    """Each paired limb's length over time (left vs right) and every bone's CV."""
+    fig = _new_figure(13, 9.5)
+    grid = fig.add_gridspec(3, 3, height_ratios=[1, 1, 1.15])
+    t = results.time_s
+    for k, (limb, li, ri) in enumerate(PAIRS):
+        ax = fig.add_subplot(grid[k // 3, k % 3])
+        _shade_absent(ax, results, results.present[p])
+        ax.plot(t, 100 * lengths[:, li], color=LEFT_COLOR, lw=1.2, label=f"left (CV {100 * cv[li]:.1f} %)")
+        ax.plot(t, 100 * lengths[:, ri], color=RIGHT_COLOR, lw=1.2, ls="--", label=f"right (CV {100 * cv[ri]:.1f} %)")
+        ax.set_title(limb)
+        ax.set_ylabel("length (cm)")
+        ax.set_xlabel("time (s)")
+        ax.set_xlim(*_time_extent(results))
+        vals = 100 * lengths[:, [li, ri]]
+        if np.isfinite(vals).any():
+            lo, hi = np.nanmin(vals), np.nanmax(vals)
+            pad = max(0.15 * (hi - lo), 0.05 * max(hi, 1e-3), 0.5)
+            ax.set_ylim(max(0.0, lo - pad), hi + pad)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    ax = fig.add_subplot(grid[2, :])
+    pair_cv = np.array([[cv[li], cv[ri]] for _, li, ri in PAIRS]) * 100
+    x = np.arange(len(PAIRS))
+    ax.bar(x - 0.2, pair_cv[:, 0], width=0.4, color=LEFT_COLOR, label="left")
+    ax.bar(x + 0.2, pair_cv[:, 1], width=0.4, color=RIGHT_COLOR, label="right")
+    central = [b for b in range(len(BONES)) if not BONE_NAMES[b].startswith(("left ", "right "))]
+    xc = np.arange(len(PAIRS), len(PAIRS) + len(central))
+    ax.bar(xc, 100 * cv[central], width=0.5, color="0.45", label="centre")
+    ax.set_xticks(np.concatenate([x, xc]), [n for n, _, _ in PAIRS] + [BONE_NAMES[b] for b in central])
+    if np.isfinite(cv).any():
+        worst = int(np.nanargmax(cv))
+        ax.set_title(f"Bone-length variation over time (0 = rigid; least stable: {BONE_NAMES[worst]}, "
+                     f"CV {100 * cv[worst]:.1f} %)")
+    else:
+        ax.set_title("Bone-length variation over time (0 = rigid)")
+    ax.set_ylabel("coefficient of variation (%)")
+    ax.set_xlabel("bone")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=9)
+    fig.suptitle(f"Track {results.track_ids[p]}: bone lengths of the 3D poses (a real person's are constant)")
+    return fig
+
+
+def fig_confidence(results: Results, p: int):
+    """Per-joint 2D confidence over time (heat map) and its mean over joints."""
+    import matplotlib
+
+    fig = _new_figure(11, 6.5)
+    grid = fig.add_gridspec(2, 1, height_ratios=[3, 1])
+    ax = fig.add_subplot(grid[0])
+    present_p = results.present[p]
+    scores = np.where(present_p[:, None], results.scores2d[p], np.nan).T  # (J, F)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
+    t0, t1 = _time_extent(results)
+    im = ax.imshow(np.ma.masked_invalid(scores), aspect="auto", cmap=cmap, vmin=0, vmax=1,
+                   extent=(t0, t1, len(JOINT_NAMES) - 0.5, -0.5), interpolation="nearest")
+    ax.set_yticks(range(len(JOINT_NAMES)), [n.replace("_", " ") for n in JOINT_NAMES], fontsize=8)
+    ax.set_ylabel("joint")
+    ax.set_title("2D detector confidence per joint (grey: person absent)")
+    fig.colorbar(im, ax=ax, label="confidence (0-1)", pad=0.01)
+    ax2 = fig.add_subplot(grid[1], sharex=ax)
+    _shade_absent(ax2, results, present_p)
+    ax2.plot(results.time_s, _nan_stat(np.nanmean, scores, axis=0), color="k", lw=1.2, label="mean over joints")
+    ax2.plot(results.time_s, _nan_stat(np.nanmin, scores, axis=0), color="#d62728", lw=0.8, alpha=0.7,
+             label="lowest joint")
+    ax2.axhline(0.3, color="0.4", ls=":", lw=0.8, label="lifter's joint threshold (0.3)")
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.set_xlim(t0, t1)
+    ax2.set_ylabel("confidence (0-1)")
+    ax2.set_xlabel("time (s)")
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=8, loc="lower left", ncols=3)
+    fig.suptitle(f"Track {results.track_ids[p]}: 2D keypoint confidence")
+    return fig
+
+
+def _ratio_ticks(axis, limits: tuple[float, float], gap: float = 0.07) -> None:
+    """Readable ticks for a log-scale ratio axis: 1 and r, 1/r for round r, not crowded."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    lo, hi = limits
+    min_gap = gap * (np.log(hi) - np.log(lo))  # as a fraction of the axis
+    ticks = [1.0]
+    for r in (1.02, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0):
+        for v in (r, 1.0 / r):
+            if lo <= v <= hi and all(abs(np.log(v) - np.log(t)) >= min_gap for t in ticks):
+                ticks.append(v)
+    axis.set_major_locator(FixedLocator(sorted(ticks)))
+    axis.set_minor_locator(NullLocator())
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2f}"))
+
+
+def fig_symmetry(results: Results, p: int, ratios: np.ndarray):
+    """Left / right length ratios of the paired bones over time, and their spread."""
+    import matplotlib
+
+    fig = _new_figure(13, 5)
+    grid = fig.add_gridspec(1, 2, width_ratios=[2.2, 1])
+    ax = fig.add_subplot(grid[0])
+    _shade_absent(ax, results, results.present[p])
+    colors = matplotlib.colormaps["tab10"].colors
+    for k, (limb, _, _) in enumerate(PAIRS):
+        ax.plot(results.time_s, ratios[:, k], lw=1.1, color=colors[k], label=limb)
+    ax.axhline(1.0, color="k", lw=0.8, ls="--")
+    ax.set_yscale("log")
+    finite = ratios[np.isfinite(ratios)]
+    span = max(float(np.max(np.abs(np.log(finite)))), np.log(1.1)) if finite.size else np.log(1.1)
+    limits = (np.exp(-1.1 * span), np.exp(1.1 * span))
+    ax.set_ylim(*limits)
+    _ratio_ticks(ax.yaxis, limits)
+    ax.set_xlim(*_time_extent(results))
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("left / right length ratio (log scale)")
+    ax.set_title("Left / right bone-length ratio over time (1 = symmetric)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, ncols=3, loc="upper left")
+    ax2 = fig.add_subplot(grid[1])
+    data = [ratios[results.present[p], k] for k in range(len(PAIRS))]
+    data = [d[np.isfinite(d)] for d in data]
+    if any(len(d) for d in data):
+        # `orientation` is new in matplotlib 3.10, `vert` deprecated since 3.11
+        horizontal = ({"orientation": "horizontal"} if tuple(map(int, matplotlib.__version__.split(".")[:2])) >= (3, 10)
+                      else {"vert": False})
+        bp = ax2.boxplot([d if len(d) else [np.nan] for d in data], showfliers=False, patch_artist=True, widths=0.6,
+                         medianprops={"color": "k", "lw": 1.5}, **horizontal)
+        for patch, c in zip(bp["boxes"], colors):
+            patch.set_facecolor(c)
+            patch.set_alpha(0.6)
+    ax2.set_yticks(range(1, len(PAIRS) + 1), [n for n, _, _ in PAIRS])
+    ax2.axvline(1.0, color="k", lw=0.8, ls="--")
+    ax2.set_xscale("log")
+    ax2.set_xlim(*limits)
+    _ratio_ticks(ax2.xaxis, limits, gap=0.16)
+    ax2.set_xlabel("left / right length ratio (log scale)")
+    ax2.set_title("Spread (box: quartiles, whiskers: 1.5 IQR)")
+    ax2.invert_yaxis()
+    ax2.grid(alpha=0.3, axis="x")
+    fig.suptitle(f"Track {results.track_ids[p]}: left / right symmetry of the 3D skeleton")
+    return fig
+
+
+def fig_router_track(results: Results, p: int, router: RouterWeights):
+    """Expert weights per joint over time for every MoE layer, 2D-pose and depth streams."""
+    import matplotlib
+
+    e = router.experts
+    pose_l, depth_l = router.stream_layers("pose"), router.stream_layers("depth")
+    rows = max(len(pose_l), len(depth_l))
+    # two experts: one map says all (expert 1's weight is 1 minus expert 2's); more: one column per expert
+    cols_per_stream = 1 if e == 2 else e
+    ncols = 2 * cols_per_stream
+    fig = _new_figure(6.2 * ncols if e == 2 else min(20.0, 3.2 * ncols), 1.75 * rows + 1.4)
+    axes = np.atleast_2d(fig.subplots(rows, ncols, sharex=True, sharey=True, squeeze=False))
+    t0, t1 = _time_extent(results)
+    present_p = results.present[p]
+    cmap = matplotlib.colormaps["RdBu_r" if e == 2 else "viridis"].with_extremes(bad="0.45")
+    im = None
+    short = [n.replace("_", " ").replace("left ", "L ").replace("right ", "R ") for n in JOINT_NAMES]
+    for s, (stream, idx) in enumerate((("2D-pose stream", pose_l), ("depth stream", depth_l))):
+        for r, li in enumerate(idx):
+            for c in range(cols_per_stream):
+                expert = 1 if e == 2 else c
+                ax = axes[r, s * cols_per_stream + c]
+                w = np.where(present_p[:, None], router.probs[p, :, li, :, expert], np.nan).T  # (J, F)
+                im = ax.imshow(np.ma.masked_invalid(w), aspect="auto", cmap=cmap, vmin=0, vmax=1,
+                               extent=(t0, t1, len(JOINT_NAMES) - 0.5, -0.5), interpolation="nearest")
+                if r == 0:
+                    ax.set_title(f"{stream}" + (f", expert {expert + 1}" if e > 2 else ""), fontsize=11)
+                if s == 0 and c == 0:
+                    ax.set_ylabel(f"{router.layer_label(li)}\njoint", fontsize=9)
+                if r == rows - 1:
+                    ax.set_xlabel("time (s)")
+                ax.set_yticks(range(len(JOINT_NAMES)), short, fontsize=6)
+    for ax in axes.flat[2 * rows * cols_per_stream:]:
+        ax.set_visible(False)
+    label = ("weight of expert 2 (0 = all expert 1, 1 = all expert 2)" if e == 2
+             else "router weight of the expert (0-1)")
+    fig.colorbar(im, ax=axes, label=label, pad=0.01, shrink=0.6)
+    fig.suptitle(f"Track {results.track_ids[p]}: which expert carries which joint when "
+                 f"(router weights of every MoE layer, encoder order top to bottom; dark grey = absent)")
+    return fig
+
+
+def fig_router_usage(results: Results, router: RouterWeights):
+    """Experts' mean share per layer (bars) and per joint and layer (heat map), all tracks."""
+    import matplotlib
+
+    e = router.experts
+    present = results.present
+    probs = router.probs[present]  # (N, L, J, E)
+    fig = _new_figure(13, 9)
+    grid = fig.add_gridspec(2, 2, height_ratios=[1, 1.6])
+    colors = matplotlib.colormaps["tab10"].colors
+    cmap = matplotlib.colormaps["RdBu_r" if e == 2 else "tab10"]
+    im = None
+    for s, (stream, title) in enumerate((("pose", "2D-pose stream"), ("depth", "depth stream"))):
+        idx = router.stream_layers(stream)
+        share = probs[:, idx].mean(axis=(0, 2))  # (Ls, E)
+        ax = fig.add_subplot(grid[0, s])
+        bottom = np.zeros(len(idx))
+        for k in range(e):
+            ax.bar(range(len(idx)), 100 * share[:, k], bottom=bottom, color=colors[k % 10], label=f"expert {k + 1}")
+            for x, (b, v) in enumerate(zip(bottom, 100 * share[:, k])):
+                if v >= 8:
+                    ax.text(x, b + v / 2, f"{v:.0f}", ha="center", va="center", fontsize=8, color="white")
+            bottom += 100 * share[:, k]
+        ax.set_xticks(range(len(idx)), [router.layer_label(i) for i in idx], rotation=30, fontsize=8)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("share of the router's weight (%)")
+        ax.set_xlabel("MoE layer (encoder order)")
+        ax.set_title(f"{title}: expert shares per layer")
+        ax.legend(fontsize=8, loc="lower right")
+        ax2 = fig.add_subplot(grid[1, s])
+        per_joint = probs[:, idx].mean(axis=0)  # (Ls, J, E)
+        if e == 2:
+            im = ax2.imshow(per_joint[..., 1].T, aspect="auto", cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            for (j, x), v in np.ndenumerate(per_joint[..., 1].T):
+                ax2.text(x, j, f"{100 * v:.0f}", ha="center", va="center", fontsize=6,
+                         color="white" if abs(v - 0.5) > 0.3 else "black")
+            ax2.set_title(f"{title}: mean weight of expert 2 per joint (%)")
+        else:
+            top = per_joint.argmax(axis=-1).T  # (J, Ls)
+            im = ax2.imshow(top, aspect="auto", cmap=cmap, vmin=-0.5, vmax=9.5, interpolation="nearest")
+            for (j, x), v in np.ndenumerate(per_joint.max(axis=-1).T):
+                ax2.text(x, j, f"{100 * v:.0f}", ha="center", va="center", fontsize=6, color="white")
+            ax2.set_title(f"{title}: top expert (colour as above), its weight (%)")
+        ax2.set_xticks(range(len(idx)), [router.layer_label(i) for i in idx], rotation=30, fontsize=8)
+        ax2.set_yticks(range(len(JOINT_NAMES)), [n.replace("_", " ") for n in JOINT_NAMES], fontsize=8)
+        ax2.set_xlabel("MoE layer (encoder order)")
+        ax2.set_ylabel("joint")
+    if e == 2:
+        fig.colorbar(im, ax=fig.axes[1::2], label="mean weight of expert 2 (0-1)", pad=0.01, shrink=0.8)
+    fig.suptitle(f"Router usage over all tracks and frames ({len(probs)} person-frames, {e} experts per layer)")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------- report
+
+
+@dataclass
+class ReportFigure:
+    """One picture of the report."""
+
+    key: str  # file stem, e.g. "bones_track1"
+    title: str
+    caption: str
+    png: bytes = field(repr=False)
+
+
+@dataclass
+class Report:
+    """What `analyze` wrote."""
+
+    out_dir: Path
+    html: Path
+    figures: list[ReportFigure]
+    summary: dict[str, Any]
+    notes: list[str]
+
+
+def _render(fig) -> bytes:
+    png = _png(fig)
+    fig.clear()
+    return png
+
+
+def make_figures(results: Results, router: RouterWeights | None, max_tracks: int | None = 4) -> list[ReportFigure]:
+    """All figures of the report, the `max_tracks` longest tracks in detail."""
+    figs: list[ReportFigure] = []
+
+    def add(key: str, title: str, caption: str, fig) -> None:
+        figs.append(ReportFigure(key, title, caption, _render(fig)))
+
+    if results.num_people == 0:
+        return figs
+    lengths = bone_lengths(results.keypoints3d)
+    cv = bone_cv(lengths)
+    ratios = symmetry_ratios(lengths)
+    add("tracks", "Tracks", "Each bar is a run of frames in which the person is tracked; its colour is the mean 2D "
+        "confidence over that run.", fig_tracks(results))
+    order = track_order(results)
+    for p in order[:max_tracks] if max_tracks else order:
+        tid = int(results.track_ids[p])
+        if not results.present[p].any():
+            continue
+        add(f"trajectories_track{tid}", f"Track {tid}: 3D trajectories",
+            "Position of the head, wrists and ankles relative to the pelvis along each camera axis (x right, y down, "
+            "z away from the camera), metres.", fig_trajectories(results, p))
+        add(f"bones_track{tid}", f"Track {tid}: bone-length stability",
+            "A real person's bones keep their length: any change over time is the lifter's error. Top: left (solid) "
+            "and right (dashed) length of each paired limb; bottom: coefficient of variation (standard deviation / "
+            "mean over the frames) of every bone.", fig_bones(results, p, lengths[p], cv[p]))
+        add(f"confidence_track{tid}", f"Track {tid}: 2D confidence",
+            "The 2D detector's confidence per joint and frame. Joints below the threshold are fed to a "
+            "confidence-aware lifter as missing.", fig_confidence(results, p))
+        add(f"symmetry_track{tid}", f"Track {tid}: left / right symmetry",
+            "Ratio of the left bone's length to the right one's (the person's own sides); 1 is symmetric. "
+            "Persistent offsets hint at a depth error on one side.", fig_symmetry(results, p, ratios[p]))
+        if router is not None:
+            how = ("Colour is expert 2's weight: blue tokens go to expert 1, red ones to expert 2, white is an even "
+                   "mix." if router.experts == 2 else "One column per expert; colour is the router's weight for it.")
+            add(f"router_track{tid}", f"Track {tid}: router weights per joint over time",
+                "Each panel is one MoE layer (rows in encoder order: spatial then temporal blocks of each encoder "
+                "layer) of the 2D-pose stream (left) or the depth stream (right); joints down, time across. " + how,
+                fig_router_track(results, p, router))
+    if router is not None and results.present.any():
+        add("router_usage", "Router usage", "Top: each layer's mean weight per expert over all person-frames. "
+            "Bottom: the same per joint, so a joint handled by one expert stands out.",
+            fig_router_usage(results, router))
+    return figs
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1400px;
+padding:0 1em;color:#222}
+h1{margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left}
+th{background:#f4f4f4}figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{color:#555;font-size:.92em;max-width:1100px}.note{background:#fff6d6;padding:.5em .8em;
+border-left:4px solid #e0b000}.muted{color:#777}
+"""
+
+
+def _pct(x: float | None, digits: int = 1) -> str:
+    return "n/a" if x is None else f"{100 * x:.{digits}f} %"
+
+
+def render_html(results: Results, summary: dict[str, Any], figures: list[ReportFigure], notes: list[str],
+                source: str) -> str:
+    """The report page: key figures, notes and every figure embedded as a base64 PNG."""
+    e = html.escape
+    rows = [
+        ("results", source),
+        ("frames", f"{summary['frames']} ({summary['duration_s']:.2f} s at {summary['fps']:g} fps)"),
+        ("image size", f"{results.image_size[0]} x {results.image_size[1]} px"),
+        ("people tracked", str(summary["people"])),
+        ("2D backend", str(summary.get("backend2d"))), ("lifting checkpoint", str(summary.get("checkpoint"))),
+    ]
+    tracks = summary["tracks"]
+    if tracks:
+        cvs = [t["mean_bone_cv"] for t in tracks if t["mean_bone_cv"] is not None]
+        confs = [t["mean_confidence2d"] for t in tracks if t["mean_confidence2d"] is not None]
+        rows.append(("mean bone-length CV (all tracks)", _pct(float(np.mean(cvs)) if cvs else None)))
+        rows.append(("mean 2D confidence (all tracks)", f"{np.mean(confs):.3f}" if confs else "n/a"))
+        longest = tracks[0]
+        if longest["worst_bone"]:
+            rows.append((f"least stable bone (track {longest['track_id']}, the longest)",
+                         f"{longest['worst_bone']}, CV {_pct(longest['worst_bone_cv'])}"))
+        if longest["least_symmetric_limb"]:
+            limb = longest["least_symmetric_limb"]
+            rows.append((f"least symmetric limb (track {longest['track_id']})",
+                         f"{limb}, median left/right length ratio {longest['median_left_right_ratio'][limb]:.3f}"))
+    router = summary.get("router")
+    if router and router.get("streams"):
+        for stream, name in (("pose", "2D-pose stream"), ("depth", "depth stream")):
+            st = router["streams"][stream]
+            shares = ", ".join(f"expert {k + 1} {_pct(s)}" for k, s in enumerate(st["expert_share"]))
+            rows.append((f"expert usage, {name}", f"{shares} (mean top weight {_pct(st['mean_top_probability'])})"))
+    parts = [f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+             f"<title>posemoe analysis: {e(source)}</title><style>{_CSS}</style></head><body>",
+             f"<h1>posemoe analysis</h1><p class='muted'>{e(source)}</p>",
+             "<h2>Key figures</h2><table>"]
+    parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows]
+    parts.append("</table>")
+    for n in notes:
+        parts.append(f"<p class='note'>{e(n)}</p>")
+    if tracks:
+        parts.append("<h2>Tracks</h2><table><tr><th>track</th><th>frames present</th><th>time (s)</th>"
+                     "<th>mean 2D confidence</th><th>mean bone CV</th><th>least stable bone (CV)</th>"
+                     "<th>least symmetric limb (median left/right)</th></tr>")
+        for t in tracks:
+            span = f"{t['first_s']:.2f} - {t['last_s']:.2f}" if t["frames_present"] else "-"
+            conf = f"{t['mean_confidence2d']:.3f}" if t["mean_confidence2d"] is not None else "n/a"
+            worst = f"{t['worst_bone']} ({_pct(t['worst_bone_cv'])})" if t["worst_bone"] else "n/a"
+            limb = t["least_symmetric_limb"]
+            sym = f"{limb} ({t['median_left_right_ratio'][limb]:.3f})" if limb else "n/a"
+            parts.append(f"<tr><td>{t['track_id']}</td><td>{t['frames_present']}</td><td>{span}</td><td>{conf}</td>"
+                         f"<td>{_pct(t['mean_bone_cv'])}</td><td>{e(worst)}</td><td>{e(sym)}</td></tr>")
+        parts.append("</table>")
+    else:
+        parts.append("<h2>Nobody was found</h2><p>No person was tracked in any frame of this clip, so there is "
+                     "nothing to plot. Check that people are visible and large enough, or try another 2D "
+                     "backend (<code>--pose2d</code>).</p>")
+    if figures:
+        parts.append("<h2>Figures</h2>")
+    for f in figures:
+        data = base64.b64encode(f.png).decode("ascii")
+        parts.append(f"<figure id='{e(f.key)}'><h3>{e(f.title)}</h3>"
+                     f"<img alt='{e(f.title)}' src='data:image/png;base64,{data}'>"
+                     f"<figcaption>{e(f.caption)}</figcaption></figure>")
+    parts.append("<p class='muted'>Made by <code>posemoe analyze</code>. Lengths in metres or centimetres as "
+                 "labelled, times in seconds, 3D in camera axes relative to the pelvis.</p></body></html>\n")
+    return "\n".join(parts)
+
+
+def analyze(results_path: str | Path, out_dir: str | Path, *, checkpoint: str | Path | None = None,
+            router: bool = True, device: str | None = None, max_tracks: int | None = 4,
+            log: Callable[[str], None] = lambda m: None) -> Report:
+    """Read a results file and write the report (index.html, PNGs, summary.json) to `out_dir`.
+
+    Router weights are recomputed with `checkpoint`, default the one the results record (when
+    that file exists); without one the router figures are left out and the page says why.
+    """
+    results_path = Path(results_path)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PoseMoEError(f"{out_dir}: is a file; the report needs a folder, e.g. -o report/")
+    if not out_dir.parent.is_dir():
+        raise PoseMoEError(f"{out_dir}: its parent folder {out_dir.parent} does not exist; create it first")
+    results = load_results(results_path)
+    notes: list[str] = []
+    weights = None
+    if router and results.num_people and results.present.any():
+        ckpt = Path(checkpoint) if checkpoint is not None else default_checkpoint(results)
+        if ckpt is None:
+            recorded = (results.checkpoint or {}).get("path") if isinstance(results.checkpoint, dict) else None
+            notes.append("Router figures left out: no checkpoint to recompute the router weights with "
+                         + (f"(the recorded {recorded} does not exist here); " if recorded else "(none recorded); ")
+                         + "pass one with -c.")
+        else:
+            if not ckpt.is_file():
+                raise PoseMoEError(f"{ckpt}: no such checkpoint file; pass the lifting checkpoint with -c")
+            log(f"[analyze] recomputing router weights with {ckpt.name}")
+            weights = compute_router_weights(results, ckpt, device=device)
+            if weights.same_checkpoint is False:
+                notes.append(f"The router weights come from {ckpt.name}, which is not the checkpoint that made "
+                             "these 3D poses (its sha256 differs from the one recorded in the results).")
+            if weights.pose_diff_mm > 1.0:
+                notes.append(f"The 3D recomputed with {ckpt.name} differs from the saved 3D by up to "
+                             f"{weights.pose_diff_mm:.1f} mm, so the router weights shown may not be the ones "
+                             "behind these poses (other checkpoint or lifting settings).")
+            else:
+                notes.append(f"Router weights recomputed from the saved 2D keypoints with {ckpt.name}; the 3D "
+                             f"recomputed alongside matches the saved 3D to {weights.pose_diff_mm:.3f} mm, so "
+                             "they are the weights behind these poses.")
+    elif not router:
+        notes.append("Router figures left out (--no-router).")
+    if results.num_people > (max_tracks or results.num_people):
+        notes.append(f"{results.num_people} tracks: the {max_tracks} longest are shown in detail; the table lists "
+                     "all.")
+    summary = summarize(results, weights)
+    log(f"[analyze] drawing figures for {results.num_people} track(s)")
+    figures = make_figures(results, weights, max_tracks=max_tracks)
+    out_dir.mkdir(exist_ok=True)
+    for f in figures:
+        (out_dir / f"{f.key}.png").write_bytes(f.png)
+    summary["figures"] = [f"{f.key}.png" for f in figures]
+    summary["notes"] = notes
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    page = out_dir / "index.html"
+    page.write_text(render_html(results, summary, figures, notes, results_path.name), encoding="utf-8")
+    return Report(out_dir, page, figures, summary, notes)

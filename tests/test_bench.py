@@ -1,0 +1,190 @@
+"""`posemoe bench` end to end on tiny clips: every documented field present and sane. No timing
+assertions (figures depend on the machine's load); the pipeline helpers it relies on are checked
+for behaviour, not speed."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.bench import FORMAT, STAGES, format_markdown, format_table, make_bench_clip, run_bench
+from pipeline.cli import app
+from pipeline.video import StageTimer, background_writer, prefetch
+from pipeline.video_io import VideoReader, probe
+from posemoe.errors import PoseMoEError
+
+pytest.importorskip("mediapipe")
+
+JOB_FIELDS = ("frames", "people", "ms_per_frame", "stage_seconds", "wall_s", "fps_end_to_end", "cpu_ms_per_frame",
+              "process_s", "peak_rss_mb", "output_bytes", "runs")
+
+
+def _positive(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    work = tmp_path_factory.mktemp("bench")
+    runner = CliRunner()
+    out_json, out_md = work / "bench.json", work / "bench.md"
+    result = runner.invoke(app, ["bench", "--frames", "5", "--long-factor", "2", "--size", "160x120", "--quick",
+                                 "--work-dir", str(work), "--json", str(out_json), "--markdown", str(out_md), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "end to end frames/s" in result.output and "peak memory MB" in result.output
+    return json.loads(out_json.read_text()), work
+
+
+def test_report_has_every_field(report: tuple[dict, Path]) -> None:
+    rep, work = report
+    assert rep["format"] == FORMAT
+    for key in ("created", "machine", "settings", "runs", "lifter", "render", "memory", "goals"):
+        assert key in rep, key
+    assert rep["machine"]["cpus"] >= 1 and rep["machine"]["torch_threads"] >= 1
+    st = rep["settings"]
+    assert st["size"] == [160, 120] and st["frames_short"] == 5 and st["frames_long"] == 10 and st["quick"]
+    assert st["backend"] == "mediapipe" and Path(st["checkpoint"]).is_file()
+    for name, frames in (("short", 5), ("long", 10)):
+        run = rep["runs"][name]
+        for key in JOB_FIELDS:
+            assert key in run, (name, key)
+        assert run["frames"] == frames and run["people"] >= 0 and run["runs"] == 1
+        for stage in STAGES:
+            assert _positive(run["ms_per_frame"][stage]), (name, stage)
+            assert run["stage_seconds"][stage] == pytest.approx(run["ms_per_frame"][stage] * frames / 1000)
+        for key in ("wall_s", "fps_end_to_end", "cpu_ms_per_frame", "process_s", "peak_rss_mb", "output_bytes"):
+            assert _positive(run[key]), (name, key)
+        assert run["fps_end_to_end"] == pytest.approx(frames / run["wall_s"])
+        assert run["process_s"] >= run["wall_s"]
+        assert 50 < run["peak_rss_mb"] < 16_000  # a Python process with torch and MediaPipe, in MB
+    mem = rep["memory"]
+    assert mem["short_mb"] == rep["runs"]["short"]["peak_rss_mb"] and mem["long_mb"] == rep["runs"]["long"]["peak_rss_mb"]
+    assert mem["ratio"] == pytest.approx(mem["long_mb"] / mem["short_mb"])
+    lift, render = rep["lifter"], rep["render"]
+    assert lift["frames"] == 10 and lift["windows"] >= 1 and _positive(lift["seconds"]) and _positive(lift["fps"])
+    assert _positive(lift["fps_one_thread"]) and _positive(lift["fps_default_threads"]) and lift["torch_threads"] >= 1
+    assert render["size"] == [160, 120] and render["output_size"][1] >= 120 and _positive(render["fps"])
+    goals = {g["figure"]: g for g in rep["goals"]}
+    assert goals["render"]["goal"] == 200 and goals["end to end, long clip"]["goal"] == 25
+    for g in rep["goals"]:
+        assert _positive(g["value"]) and _positive(g["ratio"]) and isinstance(g["met"], bool) and g["op"] in (">=", "<=")
+    # the outputs of the real job are proper videos, and the tables render
+    out = work / "bench_160x120_10f_out.mp4"
+    info = probe(out)
+    assert info.frame_count == 10 and info.codec == "h264" and info.width % 2 == 0 and info.height % 2 == 0
+    assert (work / "bench.md").read_text().startswith("_posemoe bench:")
+    assert "| end to end frames/s |" in format_markdown(rep) and "render frames/s" in format_table(rep)
+
+
+def test_bench_clip_is_drawn_at_the_asked_size(tmp_path: Path) -> None:
+    path = make_bench_clip(tmp_path / "c.mp4", 3, (320, 180))
+    info = probe(path)
+    assert (info.width, info.height, info.frame_count, info.fps) == (320, 180, 3, 25.0)
+
+
+def test_bad_settings_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(PoseMoEError, match="size"):
+        run_bench(None, size=(8, 8), work_dir=tmp_path, log=lambda m: None)
+    with pytest.raises(PoseMoEError, match="checkpoint not found"):
+        run_bench(tmp_path / "missing.pt", work_dir=tmp_path, log=lambda m: None)
+    result = CliRunner().invoke(app, ["bench", "--size", "big"])
+    assert result.exit_code == 2 and "WIDTHxHEIGHT" in result.output
+
+
+# ------------------------------------------------------------------ the threads the job overlaps with
+
+
+def test_prefetch_yields_everything_in_order_and_times_it() -> None:
+    timer = StageTimer()
+    with prefetch(iter(range(50)), timer, "decode", depth=2) as items:
+        assert list(items) == list(range(50))
+    assert timer.seconds["decode"] >= 0
+
+
+def test_prefetch_reraises_and_stops_early() -> None:
+    def broken():
+        yield 1
+        raise PoseMoEError("bad frame")
+
+    with pytest.raises(PoseMoEError, match="bad frame"):
+        with prefetch(broken()) as items:
+            list(items)
+    closed = threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    with prefetch(endless(), depth=3) as items:
+        assert next(items) == 0
+    assert closed.is_set()  # leaving early closed the generator in its thread
+
+
+def test_prefetch_passes_reader_warnings(tmp_path: Path) -> None:
+    from pipeline.video_io import DamagedVideoWarning, VideoWriter
+
+    path = tmp_path / "clip.mp4"
+    rng = np.random.default_rng(0)
+    with VideoWriter(path, 25, (64, 48)) as w:
+        for _ in range(30):
+            w.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))  # noise: every frame is big
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.6)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with VideoReader(cut, "rgb24") as reader, prefetch(iter(reader)) as items:
+            frames = list(items)
+    assert frames and frames[0][1].shape == (48, 64, 3)
+    assert any(issubclass(w.category, DamagedVideoWarning) for w in caught)
+
+
+def test_background_writer_writes_in_order_and_reraises() -> None:
+    class Sink:
+        def __init__(self, fail_at: int | None = None) -> None:
+            self.got: list[int] = []
+            self.fail_at = fail_at
+
+        def write(self, image) -> None:
+            if len(self.got) == self.fail_at:
+                raise PoseMoEError("disk full")
+            self.got.append(int(image[0, 0, 0]))
+
+    sink = Sink()
+    timer = StageTimer()
+    with background_writer(sink, timer, depth=2) as write:
+        for i in range(20):
+            write(np.full((2, 2, 3), i, np.uint8))
+    assert sink.got == list(range(20)) and "encode" in timer.seconds
+    bad = Sink(fail_at=3)
+    with pytest.raises(PoseMoEError, match="disk full"):
+        with background_writer(bad) as write:
+            for i in range(20):
+                write(np.full((2, 2, 3), i, np.uint8))
+    assert bad.got == [0, 1, 2]
+
+
+def test_reader_rgb_is_bgr_reversed(tmp_path: Path) -> None:
+    from pipeline.video_io import VideoWriter
+
+    path = tmp_path / "c.mp4"
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[:, :32] = (200, 30, 60)
+    with VideoWriter(path, 25, (64, 48)) as w:
+        w.write(img)
+    (_, bgr), = list(VideoReader(path))
+    (_, rgb), = list(VideoReader(path, "rgb24"))
+    assert np.abs(bgr[..., ::-1].astype(int) - rgb).max() <= 1
+    with pytest.raises(PoseMoEError, match="pixel_format"):
+        VideoReader(path, "gray")
