@@ -17,7 +17,7 @@ from posemoe.errors import PoseMoEError
 
 app = typer.Typer(
     name="posemoe",
-    help="3D human poses from video with PoseMoE: train and evaluate the lifting network on Human3.6M.",
+    help="3D human poses from video with PoseMoE: video and batch jobs, analysis, and training and evaluation of the lifting network on Human3.6M.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
