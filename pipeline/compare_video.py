@@ -191,7 +191,7 @@ class CompareRenderer:
         return [f"frame {int(self.a.frame_index[f])}  {format_timecode(float(self.a.time_s[f]))}", diff]
 
     def render(self, frame_bgr: np.ndarray | None, f: int) -> np.ndarray:
-        from pipeline.render import _draw_label, _label_anchor, _shade, draw_skeleton_2d, draw_text_box
+        from pipeline.render import _draw_label, _label_anchor, _shade, draw_panels, draw_skeleton_2d, draw_text_box
 
         f = self.scenes[0]._check_frame(f)
         w, h = self.image_size
@@ -224,12 +224,7 @@ class CompareRenderer:
         draw_text_box(view, self.header(f), "tl")
         draw_text_box(view, [f"A: {self.labels[0]}", f"B: {self.labels[1]}"], "bl",
                       colours=[_shade(c, 1) for c in COLOURS])
-        x_end = 0
-        for scene, bg, (x, y, pw, ph) in zip(self.scenes, self._panel_bgs, self._panels):
-            panel = out[y:y + ph, x:x + pw]
-            panel[:] = bg
-            scene.draw(panel, f)
-            x_end = max(x_end, x + pw)
+        x_end = draw_panels(out, self.scenes, self._panel_bgs, self._panels, f)
         if out_w > x_end:
             out[:, x_end:] = 0
         return out

@@ -134,7 +134,8 @@ def collect_versions() -> dict[str, str]:
     return out
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -154,7 +155,7 @@ def checkpoint_info(checkpoint: str | Path | None) -> dict[str, Any] | None:
     p = Path(checkpoint)
     if p.is_file():
         try:
-            digest = _sha256(p)
+            digest = file_sha256(p)
         except OSError as exc:
             raise PoseMoEError(
                 f"{p}: cannot read the checkpoint to hash it ({exc.strerror or exc}); check its permissions"

@@ -49,6 +49,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from pipeline.export import file_sha256
 from pipeline.keypoints2d import PoseBackend, _check_frame
 from pipeline.track import Detection
 from posemoe.errors import PoseMoEError
@@ -137,14 +138,6 @@ def cached(spec: WeightsFile) -> Path | None:
     """The cached file for ``spec``, or None."""
     path = cache_dir() / spec.filename
     return path if path.is_file() and path.stat().st_size > 0 else None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _urlopen(url: str, timeout: float) -> Any:
@@ -342,7 +335,7 @@ def load_state_dict(path: Path, spec: WeightsFile) -> dict[str, Any]:
             if not detail.startswith("Unsupported global"):
                 raise PoseMoEError(f"{path}: expected a PyTorch checkpoint of the {spec.role}, found an unreadable "
                                    f"file ({detail})") from None
-            if not spec.matches(_sha256(path)):
+            if not spec.matches(file_sha256(path)):
                 raise PoseMoEError(
                     f"{path}: the {spec.role} checkpoint holds Python objects beyond tensors and numpy arrays, "
                     f"which posemoe only unpickles from the published file ({detail}); save just its "

@@ -879,6 +879,18 @@ def panel_layout(image_size: Sequence[int], view: str = "side-by-side", n_views:
     return (_even(w), _even(h)), out
 
 
+
+def draw_panels(out: np.ndarray, scenes: Sequence, backgrounds: Sequence, panels: Sequence, frame: int) -> int:
+    """Fill each 3D panel (x, y, w, h) of `out` with its background and draw its scene at `frame`;
+    returns the right edge of the rightmost panel."""
+    x_end = 0
+    for scene, bg, (x, y, pw, ph) in zip(scenes, backgrounds, panels):
+        panel = out[y:y + ph, x:x + pw]
+        panel[:] = bg
+        scene.draw(panel, frame)
+        x_end = max(x_end, x + pw)
+    return x_end
+
 class Renderer:
     """Output-video frames for one clip: 2D skeletons on the frame and/or 3D views.
 
@@ -1011,12 +1023,7 @@ class Renderer:
                 draw_text_box(view, [self.timecode_text(f)], "tl")
             if self._legend is not None:
                 _paste(view, self._legend, "bl")
-        x_end = 0
-        for scene, bg, (x, y, pw, ph) in zip(self.scenes, self._panel_bgs, self._panels):
-            panel = out[y:y + ph, x:x + pw]
-            panel[:] = bg
-            scene.draw(panel, f)
-            x_end = max(x_end, x + pw)
+        x_end = draw_panels(out, self.scenes, self._panel_bgs, self._panels, f)
         if self.view == "side-by-side" and out_w > x_end:
             out[:, x_end:] = _PAD
         if self.view == "3d":
