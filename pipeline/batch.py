@@ -335,6 +335,14 @@ class BatchOptions:
     max_people: int | None = None
     video: bool = True
     results_format: str = "npz"
+    views3d: str = "oblique"  # the rendering options of `posemoe video` (see pipeline.render.render_options)
+    color_by: str = "track"
+    timecode: bool = False
+
+    def render_options(self) -> dict:
+        from pipeline.render import render_options
+
+        return render_options(self.color_by, self.timecode, self.views3d)
 
     def outputs(self) -> tuple[str, ...]:
         return ((RENDER_NAME,) if self.video else ()) + (f"{RESULTS_STEM}.{self.results_format}",)
@@ -403,7 +411,7 @@ def run_clip(task: _Task) -> ClipResult:
         log: list[str] = []
         job = process_video(task.clip.path, out, save=save, pose2d=opts.pose2d, checkpoint=opts.checkpoint,
                             device=opts.device, view=opts.view, max_people=opts.max_people, progress=False,
-                            log=log.append)
+                            log=log.append, render_options=opts.render_options())
         seconds = time.perf_counter() - t0
         info = _probe_fps(task.clip.path)
         marker = {
@@ -555,8 +563,12 @@ def settings_for(options: BatchOptions, backend: str) -> dict[str, Any]:
 
     _, _, ckpt_path = load_model(options.checkpoint, "cpu")  # a bad checkpoint fails here, before any clip
     info = checkpoint_info(ckpt_path) or {}
-    return {"checkpoint_sha256": info.get("sha256"), "pose2d": backend, "view": options.view,
-            "max_people": options.max_people, "outputs": list(options.outputs())}
+    options.render_options()  # a bad rendering option fails here, before any clip
+    settings = {"checkpoint_sha256": info.get("sha256"), "pose2d": backend, "view": options.view,
+                "max_people": options.max_people, "outputs": list(options.outputs())}
+    if options.video:
+        settings["render"] = {"views3d": options.views3d, "color_by": options.color_by, "timecode": options.timecode}
+    return settings
 
 
 def run_batch(src: str | Path, out: str | Path, options: BatchOptions = BatchOptions(), *, workers: int = 1,

@@ -321,6 +321,9 @@ def batch(
     device: Optional[str] = typer.Option(None, help="Device for lifting: cpu or cuda; default cpu."),
     no_video: bool = typer.Option(False, "--no-video", help="Export the results only; render no video."),
     results_format: str = typer.Option("npz", "--format", help="Results file format: npz or json."),
+    views3d: str = typer.Option("oblique", "--views3d", help="3D view angles, one panel each: oblique, front, side; e.g. front,side."),
+    color_by: str = typer.Option("track", "--color-by", help="Joint colours: track, or confidence (2D detector confidence, red 0 to green 1)."),
+    timecode: bool = typer.Option(False, "--timecode", help="Draw the frame number and time on every frame."),
     workers: int = typer.Option(1, "--workers", "-j", min=0, help="Worker processes (each loads its own model; cores are split between them). 0: in this process, no crash isolation."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch/OpenCV threads per worker; default cores // workers. 1 is best on a machine shared with other jobs."),
     shard: Optional[str] = typer.Option(None, "--shard", help="K/N: do only shard K (1..N) of N, a stable 1/N of the clips; writes summary-shard-K-of-N.csv."),
@@ -337,7 +340,8 @@ def batch(
 
     try:
         opts = BatchOptions(checkpoint=str(checkpoint) if checkpoint else None, pose2d=pose2d, device=device,
-                            view=view, max_people=max_people, video=not no_video, results_format=results_format)
+                            view=view, max_people=max_people, video=not no_video, results_format=results_format,
+                            views3d=views3d, color_by=color_by, timecode=timecode)
         report = run_batch(src, out, opts, workers=workers, threads=threads, shard=parse_shard(shard) if shard else None,
                            force=force, progress=not quiet, echo=lambda m: typer.echo(m, err=True))
     except PoseMoEError as e:

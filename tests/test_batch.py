@@ -6,6 +6,7 @@ worker process, SIGINT midway, rerun)."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import random
 import signal
@@ -27,6 +28,7 @@ from pipeline.track import Detection
 from pipeline.video_io import VideoWriter, probe, read_all_frames
 from posemoe import PoseMoE, PoseMoEConfig
 from posemoe.checkpoint import make_checkpoint, save_checkpoint
+from posemoe.errors import PoseMoEError
 
 ROOT = Path(__file__).resolve().parent.parent
 WALK = ROOT / "examples" / "synthetic_walk.mp4"
@@ -206,6 +208,18 @@ def test_batch_mirrors_outputs_isolates_failures_and_resumes(ckpt: Path, fake2d,
     report = B.run_batch(src, out, opts(ckpt, video=False), workers=0, progress=False, echo=lambda m: None)
     assert {r.clip: r.status for r in report.results} == status  # all redone: outputs differ
     assert final_files(out / "a") == {"results.npz", "done.json"}  # the old video is gone with its settings
+
+    # the video's drawing options are settings too: asking for a timecode redraws every video
+    report = B.run_batch(src, out, opts(ckpt), workers=0, progress=False, echo=lambda m: None)
+    assert {r.clip: r.status for r in report.results} == status
+    report = B.run_batch(src, out, opts(ckpt, timecode=True), workers=0, progress=False, echo=lambda m: None)
+    assert {r.clip: r.status for r in report.results} == status
+    assert json.loads((out / "a" / "done.json").read_text())["settings"]["render"]["timecode"] is True
+    report = B.run_batch(src, out, opts(ckpt, timecode=True), workers=0, progress=False, echo=lambda m: None)
+    assert {r.clip: r.status for r in report.results} == {c: ("failed" if c == "day1/broken.mp4" else "skipped")
+                                                          for c in status}
+    with pytest.raises(PoseMoEError, match="--color-by"):
+        B.run_batch(src, out, opts(ckpt, color_by="rainbow"), workers=0, progress=False, echo=lambda m: None)
 
 
 def test_interrupted_batch_leaves_no_partial_output_and_the_rerun_finishes(ckpt: Path, fake2d, tmp_path: Path,
