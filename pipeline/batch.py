@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from posemoe.errors import PoseMoEError
+from pipeline.export import write_text_atomic as _atomic_write  # the batch's summary, markers and error files
 
 VIDEO_SUFFIXES = frozenset({
     ".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".wmv",
@@ -244,22 +245,6 @@ def _one_line(text: str, limit: int = 500) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
-
-def _atomic_write(path: Path, data: str) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
 
 
 def write_summary(path: str | Path, results: Iterable[ClipResult]) -> Path:

@@ -68,6 +68,7 @@ from typing import Callable
 import numpy as np
 
 from posemoe.errors import PoseMoEError
+from pipeline.export import write_text_atomic
 
 FORMAT = "posemoe-bench-v1"
 REPO = Path(__file__).resolve().parent.parent
@@ -435,12 +436,9 @@ def write_outputs(report: dict, json_path: Path | None, markdown_path: Path | No
         if path is None:
             continue
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.part")
         try:
-            tmp.write_text(text())
-            os.replace(tmp, path)
+            write_text_atomic(path, text())
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise PoseMoEError(f"{path}: cannot write ({exc.strerror or exc}); check the folder") from None
 
 
