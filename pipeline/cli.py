@@ -123,6 +123,8 @@ def train(
     val_clips: int = typer.Option(256, min=0, help="Validation clips (S9/S11) per epoch; 0 disables validation."),
     max_minutes: Optional[float] = typer.Option(None, min=0.0, help="Stop at the first epoch end after this many minutes."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.pt."),
+    save_every: int = typer.Option(0, min=0, help="Also keep OUT/epochNNN.pt every this many epochs (0: only last.pt and best.pt)."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start from this checkpoint's weights (fine-tuning); it may have another window length, e.g. a 1-frame model warm-starting a 27-frame one."),
     seed: int = typer.Option(0, help="Random seed."),
     workers: int = typer.Option(0, min=0, help="DataLoader worker processes."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ...; default cuda if available."),
@@ -147,7 +149,7 @@ def train(
         steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         warmup_steps=warmup_steps, stride=stride, flip=not no_flip, noise_px=noise_px,
         joint_dropout=joint_dropout, val_clips=val_clips, max_minutes=max_minutes, resume=resume, seed=seed,
-        workers=workers, device=device, amp=not no_amp)
+        save_every=save_every, init_from=str(init_from) if init_from else None, workers=workers, device=device, amp=not no_amp)
     try:
         summary = run_train(tc, command=["posemoe", *sys.argv[1:]])
     except PoseMoEError as e:

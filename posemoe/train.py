@@ -7,7 +7,8 @@ validates and writes checkpoints.
 
 The output folder holds `last.pt` (every epoch, with optimiser state for `--resume`), `best.pt`
 (lowest validation MPJPE), `log.jsonl` (one JSON object per logged step and per epoch) and
-`train_config.json`.
+`train_config.json`; with `save_every` K also `epochNNN.pt` every K epochs (to compare runs at
+equal steps).
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class TrainConfig:
     log_every: int = 20  # steps between log lines
     max_minutes: float | None = None  # stop after this much training time, at an epoch boundary
     resume: bool = False  # continue from out/last.pt
+    save_every: int = 0  # also keep epochNNN.pt every this many epochs (0 = only last.pt and best.pt)
+    init_from: str | None = None  # start from this checkpoint's weights (another window length is fine)
     device: str | None = None  # default: cuda if available else cpu
 
     def model_config(self) -> PoseMoEConfig:
@@ -99,6 +102,36 @@ def lr_lambda(step: int, total: int, warmup: int, min_ratio: float) -> float:
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def resize_frame_embedding(pos: torch.Tensor, frames: int) -> torch.Tensor:
+    """A (1, T0, 1, C) frame-position embedding stretched to (1, frames, 1, C) by linear
+    interpolation over time (T0 = 1 repeats the single frame)."""
+    if pos.shape[1] == frames:
+        return pos
+    if pos.shape[1] == 1:
+        return pos.expand(-1, frames, -1, -1).clone()
+    x = pos.permute(0, 2, 3, 1).reshape(1, -1, pos.shape[1])  # (1, C, T0)
+    x = torch.nn.functional.interpolate(x, size=frames, mode="linear", align_corners=True)
+    return x.reshape(1, 1, pos.shape[-1], frames).permute(0, 3, 1, 2).contiguous()
+
+
+def init_from_checkpoint(model: PoseMoE, path: str | Path) -> dict:
+    """Load a checkpoint's weights into `model` for fine-tuning (curriculum: e.g. a model trained
+    on single frames, warm-starting a 27-frame one). Every architectural field but `frames` must
+    match; the frame-position embeddings are resized to the model's window. Returns the source
+    checkpoint's config."""
+    src = read_checkpoint(path)
+    mine, theirs = model.cfg.to_dict(), dict(src["config"])
+    differ = sorted(k for k in mine if k != "frames" and mine[k] != theirs.get(k))
+    if differ:
+        raise PoseMoEError(f"{path}: cannot start from this checkpoint, its config differs in "
+                           f"{', '.join(f'{k}={theirs.get(k)!r} (here {mine[k]!r})' for k in differ)}; "
+                           "use the same --preset, --set and --confidence options")
+    state = {k: (resize_frame_embedding(v.float(), model.cfg.frames) if k.endswith("frame_pos") else v.float())
+             for k, v in src["model"].items()}
+    model.load_state_dict(state)
+    return theirs
 
 
 def build_datasets(tc: TrainConfig, frames: int) -> tuple[ClipDataset, ClipDataset | None]:
@@ -169,6 +202,11 @@ def train(tc: TrainConfig, command: list[str] | None = None) -> dict:
         optimizer, lambda s: lr_lambda(s, total_steps, tc.warmup_steps, tc.min_lr_ratio))
 
     start_epoch, step, best, history_minutes = 0, 0, float("inf"), 0.0
+    if tc.init_from and not tc.resume:
+        src_cfg = init_from_checkpoint(model, tc.init_from)
+        if main:
+            print(f"[train] starting from the weights of {tc.init_from} ({src_cfg['frames']}-frame model)",
+                  file=sys.stderr)
     if tc.resume:
         ckpt = read_checkpoint(out / "last.pt")
         if ckpt["config"] != cfg.to_dict():
@@ -253,6 +291,8 @@ def train(tc: TrainConfig, command: list[str] | None = None) -> dict:
             state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
                      "step": step, "best_mpjpe": best, "minutes": minutes, "torch_rng": torch.get_rng_state()}
             save_checkpoint(make_checkpoint(model, metrics=metrics, train=info, state=state), out / "last.pt")
+            if tc.save_every and (epoch + 1) % tc.save_every == 0:
+                save_checkpoint(make_checkpoint(model, metrics=metrics, train=info), out / f"epoch{epoch + 1:03d}.pt")
             if improved or not (out / "best.pt").exists():
                 save_checkpoint(make_checkpoint(model, metrics=metrics, train=info), out / "best.pt")
         if tc.max_minutes is not None and (time.time() - t_start) / 60.0 >= tc.max_minutes:

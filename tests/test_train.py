@@ -112,3 +112,47 @@ def test_accuracy_path_train_export_eval(h36m_npz: Path, tmp_path: Path) -> None
     trivial = np.mean([np.linalg.norm(p - p[:, :1], axis=-1).mean() * 1000 for p in world.values()])
     assert f["mpjpe"] < 0.5 * trivial, f"{f['mpjpe']:.1f} mm vs {trivial:.1f} mm for the trivial answer"
     assert summary["best_val_mpjpe_mm"] < 0.5 * trivial
+
+
+def test_resize_frame_embedding_keeps_values_and_ends() -> None:
+    from posemoe.train import resize_frame_embedding
+
+    one = torch.randn(1, 1, 1, 6)
+    stretched = resize_frame_embedding(one, 9)
+    assert stretched.shape == (1, 9, 1, 6) and torch.equal(stretched, one.expand(1, 9, 1, 6))
+    ramp = torch.arange(3.0).reshape(1, 3, 1, 1).repeat(1, 1, 1, 4)  # frames 0, 1, 2
+    five = resize_frame_embedding(ramp, 5)
+    assert torch.allclose(five[0, :, 0, 0], torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0]))
+    assert torch.equal(resize_frame_embedding(ramp, 3), ramp)
+
+
+def test_init_from_a_shorter_window_warm_starts_training(h36m_npz: Path, tmp_path: Path) -> None:
+    # a 1-frame model trained briefly, then its weights start a 9-frame model
+    short = tiny_config(h36m_npz, tmp_path / "f1", model_overrides={**TINY, "frames": 1}, epochs=6,
+                        batch_size=64, stride=1, val_clips=288, save_every=3)
+    train(short)
+    src = read_checkpoint(tmp_path / "f1" / "last.pt")
+    snaps = sorted(p.name for p in (tmp_path / "f1").glob("epoch*.pt"))
+    assert snaps == ["epoch003.pt", "epoch006.pt"]
+    assert read_checkpoint(tmp_path / "f1" / "epoch003.pt")["train"]["epoch"] == 3
+
+    tc = tiny_config(h36m_npz, tmp_path / "f9", epochs=1, init_from=str(tmp_path / "f1" / "last.pt"))
+    warm = PoseMoE(tc.model_config())
+    from posemoe.train import init_from_checkpoint
+
+    init_from_checkpoint(warm, tmp_path / "f1" / "last.pt")
+    state = warm.state_dict()
+    assert torch.equal(state["embed.proj.weight"], src["model"]["embed.proj.weight"].float())
+    assert torch.equal(state["embed.frame_pos"], src["model"]["embed.frame_pos"].float().expand(1, 9, 1, -1))
+    # the warm start already lifts: far better than a fresh model on the same clips
+    torch.manual_seed(0)
+    cold = PoseMoE(tc.model_config())
+    _, val = build_datasets(tc, 9)
+    cold_mm = validate(cold, val, 32, torch.device("cpu"), 16)
+    warm_mm = validate(warm, val, 32, torch.device("cpu"), 16)
+    assert warm_mm < 0.8 * cold_mm, (warm_mm, cold_mm)
+    # and training from it runs
+    assert train(tc)["epochs_done"] == 1
+
+    with pytest.raises(PoseMoEError, match="config differs in dim"):
+        train(replace(tc, out=str(tmp_path / "bad"), model_overrides={**TINY, "dim": 64}))
