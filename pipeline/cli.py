@@ -174,6 +174,7 @@ def evaluate(
     joint_dropout: float = typer.Option(0.0, min=0.0, max=0.99, help="Perturb the 2D input: probability of dropping a joint."),
     noise_seed: int = typer.Option(0, help="Seed of the perturbation (fixed, so runs are comparable)."),
     max_sequences: Optional[int] = typer.Option(None, min=1, help="Only the first N sequences (a quick check, not the protocol)."),
+    sequence_step: int = typer.Option(1, "--every", min=1, help="Only every K-th sequence (a quick check across all actions; 5 cycles through the 4 cameras), not the protocol."),
     markdown: bool = typer.Option(False, "--markdown", help="Print the per-action table as Markdown."),
 ) -> None:
     """Human3.6M protocols 1 and 2 (MPJPE, P-MPJPE, plus N-MPJPE, x,y and depth error, MPJVE,
@@ -184,7 +185,7 @@ def evaluate(
                     data_2d=str(data_2d) if data_2d else None, cameras=str(cameras) if cameras else None,
                     subjects=tuple(s.strip() for s in subjects.split(",") if s.strip()), flip=not no_flip,
                     stride=stride, batch_size=batch_size, device=device, max_sequences=max_sequences,
-                    noise_px=noise_px, joint_dropout=joint_dropout, noise_seed=noise_seed)
+                    sequence_step=sequence_step, noise_px=noise_px, joint_dropout=joint_dropout, noise_seed=noise_seed)
     try:
         report = run_eval(ec)
         if json_out is not None:

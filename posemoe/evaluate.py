@@ -46,6 +46,7 @@ class EvalConfig:
     batch_size: int = 64
     device: str | None = None
     max_sequences: int | None = None  # evaluate only the first N sequences (quick checks)
+    sequence_step: int = 1  # evaluate every K-th sequence (quick checks that still span every action)
     noise_px: float = 0.0  # perturb the 2D input: Gaussian noise, pixels (see data.perturb_keypoints)
     joint_dropout: float = 0.0  # perturb the 2D input: probability of dropping a joint
     noise_seed: int = 0  # the perturbation of sequence i is drawn from default_rng([noise_seed, i])
@@ -86,6 +87,9 @@ def evaluate(ec: EvalConfig, progress: bool = True) -> dict:
     device = torch.device(ec.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, ckpt = load_checkpoint(ec.checkpoint, device=device)
     sequences = load_h36m(ec.data_3d, ec.data_2d, ec.cameras).sequences(ec.subjects)
+    if ec.sequence_step < 1:
+        raise PoseMoEError(f"sequence_step: expected an integer >= 1, found {ec.sequence_step}")
+    sequences = sequences[:: ec.sequence_step]
     if ec.max_sequences:
         sequences = sequences[: ec.max_sequences]
     want_c = model.cfg.in_channels

@@ -11,6 +11,7 @@ import torch
 import posemoe.evaluate as evaluate_mod
 from posemoe import PoseMoE, PoseMoEConfig
 from posemoe.checkpoint import make_checkpoint, save_checkpoint
+from posemoe.errors import PoseMoEError
 from posemoe.data import load_positions_3d
 from posemoe.evaluate import EvalConfig, evaluate, format_table, write_json
 
@@ -98,3 +99,14 @@ def test_perturbed_input_follows_the_documented_noise_model(h36m_npz: Path, tiny
     kept = ~dropped
     diff_px = (noisy_all[kept][:, :2] - clean_all[kept][:, :2]) * 1000 / 2.0  # image width 1000 in the fixture
     assert diff_px.std() == pytest.approx(8.0, rel=0.1) and abs(diff_px.mean()) < 0.5
+
+
+def test_every_kth_sequence_spans_actions_and_cameras(h36m_npz: Path, tiny_ckpt: Path) -> None:
+    # S9 fixture: 2 actions x 4 cameras = 8 sequences of 60 frames; every 3rd -> sequences 0, 3, 6
+    report = evaluate(EvalConfig(checkpoint=str(tiny_ckpt), data_3d=str(h36m_npz), subjects=("S9",),
+                                 sequence_step=3), progress=False)
+    assert report["sequences"] == 3 and report["frames"] == 3 * 60
+    assert set(report["per_action"]) == {"Directions", "Walking"}
+    assert len(report["settings"]["cameras_used"]) == 3
+    with pytest.raises(PoseMoEError, match="sequence_step"):
+        evaluate(EvalConfig(checkpoint=str(tiny_ckpt), data_3d=str(h36m_npz), sequence_step=0), progress=False)
