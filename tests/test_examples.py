@@ -46,7 +46,7 @@ def test_compare_learning_curves_example(tmp_path: Path) -> None:
         d.mkdir()
         (d / "train_config.json").write_text(json.dumps({"preset": "tiny-27", "batch_size": batch,
                                                          "model_overrides": {}}))
-        recs = [{"type": "epoch", "step": s, "val_mpjpe_mm": 200.0 / s} for s in (10, 20, 40)]
+        recs = [{"type": "epoch", "step": s, "val_mpjpe_mm": 200.0 / s, "minutes": s / 10} for s in (10, 20, 40)]
         (d / "log.jsonl").write_text("\n".join(json.dumps(r) for r in recs))
         runs.append(f"{name}={d / 'log.jsonl'}")
     proc = subprocess.run([sys.executable, str(EXAMPLES / "compare_learning_curves.py"), str(tmp_path / "c.png"), *runs],
@@ -56,3 +56,13 @@ def test_compare_learning_curves_example(tmp_path: Path) -> None:
     from examples.compare_learning_curves import frames_per_step
 
     assert frames_per_step(tmp_path / "b" / "log.jsonl") == 16 * 27
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "compare_learning_curves.py"), "--x", "minutes",
+                           str(tmp_path / "m.png"), f"chain={runs[0].split('=')[1]}+{runs[1].split('=')[1]}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    from examples.compare_learning_curves import curve
+
+    xs, ys = curve([tmp_path / "a" / "log.jsonl", tmp_path / "b" / "log.jsonl"], "minutes")
+    assert xs == [1.0, 2.0, 4.0, 5.0, 6.0, 8.0] and ys[3] == 20.0  # b's minutes counted after a's
+    xs, _ = curve([tmp_path / "a" / "log.jsonl", tmp_path / "b" / "log.jsonl"], "frames")
+    assert xs[3] == 40 * 8 * 27 + 10 * 16 * 27
