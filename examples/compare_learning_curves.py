@@ -53,7 +53,7 @@ def main(argv: list[str]) -> None:
         axis, argv = argv[1], argv[2:]
     if axis not in ("frames", "minutes") or len(argv) < 2 or any("=" not in a for a in argv[1:]):
         raise SystemExit(__doc__)
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     for arg in argv[1:]:
         label, _, paths = arg.partition("=")
         xs, ys = curve([Path(p) for p in paths.split("+")], axis)
@@ -63,7 +63,7 @@ def main(argv: list[str]) -> None:
                   else "training frames seen (steps x clips x window)")
     ax.set_ylabel("validation MPJPE, S9/S11 (mm)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    ax.legend(fontsize=8)
     ax.set_title("posemoe learning curves")
     fig.tight_layout()
     fig.savefig(argv[0])

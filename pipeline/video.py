@@ -37,10 +37,11 @@ from posemoe.errors import PoseMoEError
 
 # frames a decoding thread may run ahead of its consumer, or an encoding thread behind its producer
 QUEUE_FRAMES = 4
-# windows lifted per forward pass: the network's activations take ~7 MB per window (tiny-27), so
-# this bounds the lifting's memory whatever the clip's length (256 windows took ~1.7 GB); small
-# batches are about as fast on a CPU
-LIFT_BATCH = 16
+# frames lifted per forward pass (16 windows of 27 frames): the network's activations take ~7 MB
+# per 27-frame window (tiny), so this bounds the lifting's memory whatever the clip's length (256
+# such windows took ~1.7 GB); small batches are about as fast on a CPU. Shorter windows get more
+# windows per pass (a 1-frame model: 432), so that per-call overhead does not dominate.
+LIFT_FRAMES = 16 * 27
 # torch threads while lifting on the CPU. torch's OpenMP threads spin-wait at every barrier, so as
 # soon as anything else wants the CPU two threads collapse: `posemoe bench` measured the lifter at
 # 48 frames/s with 2 threads against 352 with 1 (load average ~4 on 2 cores; 23 against 192 at
@@ -299,7 +300,7 @@ def load_model(checkpoint: str | Path | None, device: str | None):
     path = Path(checkpoint) if checkpoint else DEFAULT_WEIGHTS
     if checkpoint is None and not path.is_file():
         raise PoseMoEError(f"{path}: no shipped default weights yet (see weights/README.md); pass "
-                           "--checkpoint, e.g. -c weights/preview/posemoe-tiny27-cpu.pt")
+                           "--checkpoint, e.g. -c weights/preview/posemoe-tiny1-cpu.pt")
     check_device(device)
     model, ckpt = load_checkpoint(path, device=device or "cpu")
     return model, ckpt, path
@@ -332,7 +333,7 @@ def _reader_format(backend) -> str:
 
 def lift_all(model, tracks: Tracks, image_size: tuple[int, int], device: str | None,
              timer: StageTimer) -> np.ndarray:
-    """Every track to 3D, timed as the '3d' stage (in batches of `LIFT_BATCH` windows, with
+    """Every track to 3D, timed as the '3d' stage (in batches of `LIFT_FRAMES` frames, with
     `LIFT_THREADS` torch threads on the CPU; torch's own setting is restored afterwards)."""
     import torch
 
@@ -343,7 +344,7 @@ def lift_all(model, tracks: Tracks, image_size: tuple[int, int], device: str | N
         torch.set_num_threads(min(threads, LIFT_THREADS))
     try:
         out = lift_tracks(model, tracks.keypoints, tracks.scores, tracks.present, image_size, device=device,
-                          batch_size=LIFT_BATCH)
+                          batch_size=max(1, LIFT_FRAMES // model.frames))
     finally:
         if cpu:
             torch.set_num_threads(threads)

@@ -22,7 +22,7 @@ from posemoe.skeleton import H36M17, flip_pose
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "posemoe-default.pt"
 # the best model trained so far, below the shipping floor: loaded only when asked for by path
-PREVIEW_WEIGHTS = DEFAULT_WEIGHTS.parent / "preview" / "posemoe-tiny27-cpu.pt"
+PREVIEW_WEIGHTS = DEFAULT_WEIGHTS.parent / "preview" / "posemoe-tiny1-cpu.pt"
 
 
 def window_starts(n: int, frames: int, stride: int) -> list[int]:
@@ -167,7 +167,7 @@ class Lifter:
             if not path.is_file():
                 raise PoseMoEError(f"{path}: no shipped default weights yet (none has reached the accuracy "
                                    "floor, see weights/README.md); pass a checkpoint path, e.g. the preview "
-                                   "weights/preview/posemoe-tiny27-cpu.pt")
+                                   "weights/preview/posemoe-tiny1-cpu.pt")
         model, ckpt = load_checkpoint(path, device=device)
         return cls(model, ckpt, **kwargs)
 

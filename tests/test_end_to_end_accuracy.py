@@ -2,19 +2,19 @@
 BlazePose), tracking, windowed lifting with the shipped weights, and export, scored against the
 clip's exact 3D truth.
 
-The bound, and why. On Human3.6M the shipped checkpoint's own protocol-2 figure (P-MPJPE, stored
-in the file and shown in the model card) is what the lifter achieves on clean projected 2D; with
-2D perturbed by 5 px of noise and 5 % dropped joints it changes by under 1 mm. This clip adds
-a real detector (median 2D error ~6 px, and BlazePose's hip and head points are not Human3.6M's
-joints) and a cartoon figure seen by a camera that is not one of the dataset's. A pipeline whose
-stages are wired right therefore lands near the model's own figure; we allow it 10 mm more.
-Wiring faults push it past the bounds: measured when this was written with the preview model
-(card MPJPE 143.98 / P-MPJPE 106.52 mm), correct pipeline 128.5 / 89.0 mm; image y axis flipped
-757.1 / 88.3 mm (caught by MPJPE); left and right joints swapped 256.4 / 128.8 mm (caught by both).
-A 2D offset of a quarter of the frame width changes little (126.8 / 88.5 mm): the lifter sees
-the pose, not where it stands, so this test does not guard that.
-MPJPE (no alignment) is also held to the card's protocol-1 figure + 15 mm: depth and scale come
-from the network alone, so its gap to the card is the domain gap plus the detector's.
+The bound, and why. On Human3.6M the shipped checkpoint's own figures (MPJPE and P-MPJPE,
+stored in the file and shown in the model card) are what the lifter achieves on clean projected
+2D. This clip adds a real detector (median 2D error ~6 px, and BlazePose's hip and head points
+are not Human3.6M's joints) and a cartoon figure seen by a camera that is not one of the
+dataset's. That gap does not shrink as the lifter improves, so the bound is the card's figures
+plus an allowance for it: 40 mm on MPJPE, 25 mm on P-MPJPE.
+
+Measured with the 1-frame preview (card figures in the model card): correct pipeline 73.6 /
+51.0 mm (MPJPE / P-MPJPE). Wiring faults injected into the saved 2D and lifted again through
+`pipeline.lift.lift_tracks`: image y axis flipped 736.1 / 153.5 mm (caught by both); left and
+right joints swapped 256.9 / 158.0 mm (caught by both); 2D shifted by a quarter of the frame
+width 90.2 / 54.1 mm (caught by MPJPE only, by a few mm).
+With the earlier 27-frame preview (card 143.98 / 106.52 mm) the pipeline gave 128.5 / 89.0 mm.
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ def test_end_to_end_accuracy_on_the_synthetic_clip(lifted: tuple[dict, dict]) ->
     card_mpjpe, card_p_mpjpe = _card_figures(SHIPPED)
     e1 = mpjpe(pred * 1000, gt * 1000)
     e2 = p_mpjpe(pred * 1000, gt * 1000)
-    print(f"end to end on synthetic_walk with {SHIPPED.name}: MPJPE {e1:.1f} mm (bound {card_mpjpe + 15:.1f}), "
-          f"P-MPJPE {e2:.1f} mm (bound {card_p_mpjpe + 10:.1f})")
-    assert e2 < card_p_mpjpe + 10.0
-    assert e1 < card_mpjpe + 15.0
+    print(f"end to end on synthetic_walk with {SHIPPED.name}: MPJPE {e1:.1f} mm (bound {card_mpjpe + 40:.1f}), "
+          f"P-MPJPE {e2:.1f} mm (bound {card_p_mpjpe + 25:.1f})")
+    assert e2 < card_p_mpjpe + 25.0
+    assert e1 < card_mpjpe + 40.0
 
 
 def test_end_to_end_2d_matches_the_truth(lifted: tuple[dict, dict]) -> None:
