@@ -212,7 +212,7 @@ def bench_lifter(checkpoint: Path, frames: int, size: tuple[int, int], repeats: 
     import torch
 
     from pipeline.lift import lift_tracks
-    from pipeline.video import LIFT_FRAMES, LIFT_THREADS, load_model
+    from pipeline.video import LIFT_THREADS, lift_batch, load_model
     from posemoe.camera import project_to_pixels, world_to_camera
 
     gen = _generator()
@@ -232,7 +232,7 @@ def bench_lifter(checkpoint: Path, frames: int, size: tuple[int, int], repeats: 
             best[n] = math.inf
             for _ in range(max(1, repeats)):
                 t = time.perf_counter()
-                lift_tracks(model, kp, scores, present, size, batch_size=max(1, LIFT_FRAMES // model.frames))
+                lift_tracks(model, kp, scores, present, size, batch_size=lift_batch(model))
                 best[n] = min(best[n], time.perf_counter() - t)
         finally:
             torch.set_num_threads(threads)

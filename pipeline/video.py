@@ -42,6 +42,11 @@ QUEUE_FRAMES = 4
 # such windows took ~1.7 GB); small batches are about as fast on a CPU. Shorter windows get more
 # windows per pass (a 1-frame model: 432), so that per-call overhead does not dominate.
 LIFT_FRAMES = 16 * 27
+
+
+def lift_batch(model) -> int:
+    """Windows per forward pass for `model`: `LIFT_FRAMES` frames' worth, at least one window."""
+    return max(1, LIFT_FRAMES // model.frames)
 # torch threads while lifting on the CPU. torch's OpenMP threads spin-wait at every barrier, so as
 # soon as anything else wants the CPU two threads collapse: `posemoe bench` measured the lifter at
 # 48 frames/s with 2 threads against 352 with 1 (load average ~4 on 2 cores; 23 against 192 at
@@ -344,7 +349,7 @@ def lift_all(model, tracks: Tracks, image_size: tuple[int, int], device: str | N
         torch.set_num_threads(min(threads, LIFT_THREADS))
     try:
         out = lift_tracks(model, tracks.keypoints, tracks.scores, tracks.present, image_size, device=device,
-                          batch_size=max(1, LIFT_FRAMES // model.frames))
+                          batch_size=lift_batch(model))
     finally:
         if cpu:
             torch.set_num_threads(threads)

@@ -291,10 +291,11 @@ def train(tc: TrainConfig, command: list[str] | None = None) -> dict:
             state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch,
                      "step": step, "best_mpjpe": best, "minutes": minutes, "torch_rng": torch.get_rng_state()}
             save_checkpoint(make_checkpoint(model, metrics=metrics, train=info, state=state), out / "last.pt")
+            snapshot = make_checkpoint(model, metrics=metrics, train=info)  # weights only, no optimiser
             if tc.save_every and (epoch + 1) % tc.save_every == 0:
-                save_checkpoint(make_checkpoint(model, metrics=metrics, train=info), out / f"epoch{epoch + 1:03d}.pt")
+                save_checkpoint(snapshot, out / f"epoch{epoch + 1:03d}.pt")
             if improved or not (out / "best.pt").exists():
-                save_checkpoint(make_checkpoint(model, metrics=metrics, train=info), out / "best.pt")
+                save_checkpoint(snapshot, out / "best.pt")
         if tc.max_minutes is not None and (time.time() - t_start) / 60.0 >= tc.max_minutes:
             if main:
                 print(f"[train] stopping after {tc.max_minutes} min (time budget); resume with --resume",
