@@ -119,6 +119,7 @@ def train(
     stride: Optional[int] = typer.Option(None, min=1, help="Training clip stride; default frames // 3."),
     noise_px: float = typer.Option(0.0, min=0.0, help="Gaussian 2D noise (pixels) for augmentation."),
     joint_dropout: float = typer.Option(0.0, min=0.0, max=1.0, help="Probability of dropping a 2D joint."),
+    noise_mix: bool = typer.Option(False, "--noise-mix", help="Give each clip its own noise level, uniform in [0, --noise-px], so clean 2D is seen too."),
     no_flip: bool = typer.Option(False, "--no-flip", help="Disable horizontal flip augmentation."),
     val_clips: int = typer.Option(256, min=0, help="Validation clips (S9/S11) per epoch; 0 disables validation."),
     max_minutes: Optional[float] = typer.Option(None, min=0.0, help="Stop at the first epoch end after this many minutes."),
@@ -148,7 +149,7 @@ def train(
         model_overrides=model_overrides, confidence=confidence, epochs=epochs,
         steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         warmup_steps=warmup_steps, stride=stride, flip=not no_flip, noise_px=noise_px,
-        joint_dropout=joint_dropout, val_clips=val_clips, max_minutes=max_minutes, resume=resume, seed=seed,
+        joint_dropout=joint_dropout, noise_mix=noise_mix, val_clips=val_clips, max_minutes=max_minutes, resume=resume, seed=seed,
         save_every=save_every, init_from=str(init_from) if init_from else None, workers=workers, device=device, amp=not no_amp)
     try:
         summary = run_train(tc, command=["posemoe", *sys.argv[1:]])

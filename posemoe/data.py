@@ -347,7 +347,9 @@ class ClipDataset(Dataset):
 
     Clips start every ``stride`` frames and cover every frame; the last clip of a sequence is
     edge-padded (see ``valid_mask``). Augmentation (random flip, pixel noise, joint dropout) is
-    drawn from a generator seeded by ``seed``, the epoch (``set_epoch``) and the item index.
+    drawn from a generator seeded by ``seed``, the epoch (``set_epoch``) and the item index. With
+    ``noise_mix`` the noise standard deviation of each clip is drawn uniformly from [0, noise_px]
+    instead of being noise_px for every clip.
     """
 
     def __init__(
@@ -360,6 +362,7 @@ class ClipDataset(Dataset):
         joint_dropout: float = 0.0,
         confidence: bool = False,
         seed: int = 0,
+        noise_mix: bool = False,
     ) -> None:
         stride = frames if stride is None else stride
         if noise_px < 0:
@@ -373,6 +376,7 @@ class ClipDataset(Dataset):
         self.noise_px = float(noise_px)
         self.joint_dropout = float(joint_dropout)
         self.confidence = bool(confidence)
+        self.noise_mix = bool(noise_mix)
         self.seed = int(seed)
         self.epoch = 0
         self.clip_index: list[tuple[int, int]] = []
@@ -412,7 +416,10 @@ class ClipDataset(Dataset):
             if self.flip and rng.random() < 0.5:
                 x = flip_pose(x)
                 y = flip_pose(y)
-            perturb_keypoints(x, rng, self.noise_px, seq.image_size[0], self.joint_dropout)
+            # with noise_mix, each clip gets its own noise level, uniform in [0, noise_px], so that
+            # clean and noisy 2D are both seen and clean input is not paid for with precision
+            noise_px = self.noise_px * rng.random() if self.noise_mix else self.noise_px
+            perturb_keypoints(x, rng, noise_px, seq.image_size[0], self.joint_dropout)
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
 
 

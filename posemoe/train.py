@@ -60,6 +60,7 @@ class TrainConfig:
     flip: bool = True  # horizontal flip augmentation
     noise_px: float = 0.0  # Gaussian 2D noise (pixels) for robustness to detectors
     joint_dropout: float = 0.0  # probability of dropping a 2D joint (confidence 0)
+    noise_mix: bool = False  # draw each clip's noise level uniformly from [0, noise_px]
     loss: LossWeights = field(default_factory=LossWeights)
     amp: bool = True  # bf16 autocast on GPU (ignored on CPU)
     seed: int = 0
@@ -138,7 +139,7 @@ def build_datasets(tc: TrainConfig, frames: int) -> tuple[ClipDataset, ClipDatas
     data = load_h36m(tc.data_3d, tc.data_2d, tc.cameras)
     train = ClipDataset(data.sequences(tc.train_subjects), frames=frames, stride=tc.stride or max(1, frames // 3), flip=tc.flip,
                         noise_px=tc.noise_px, joint_dropout=tc.joint_dropout, confidence=tc.confidence,
-                        seed=tc.seed)
+                        seed=tc.seed, noise_mix=tc.noise_mix)
     val = None
     if tc.val_clips > 0:
         val_seqs = data.sequences(tc.val_subjects, required=False)

@@ -44,9 +44,12 @@ def test_help_lists_commands() -> None:
 def test_train_then_eval_end_to_end(h36m_npz: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     result = runner.invoke(app, ["train", "--data-3d", str(h36m_npz), "--out", str(out), *TINY_SETS,
-                                 "--epochs", "1", "--batch-size", "8", "--val-clips", "8"])
+                                 "--epochs", "1", "--batch-size", "8", "--val-clips", "8",
+                                 "--noise-px", "3", "--joint-dropout", "0.05", "--noise-mix"])
     assert result.exit_code == 0, result.output
     assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+    recorded = json.loads((out / "train_config.json").read_text())
+    assert (recorded["noise_px"], recorded["joint_dropout"], recorded["noise_mix"]) == (3.0, 0.05, True)
     report_path = tmp_path / "report.json"
     result = runner.invoke(app, ["eval", str(out / "best.pt"), "--data-3d", str(h36m_npz),
                                  "--subjects", "S9", "--json", str(report_path)])

@@ -356,6 +356,30 @@ def test_noise_and_dropout_change_x_only(sequences) -> None:
     assert 0.2 < n_dropped / total < 0.4
 
 
+def test_noise_mix_draws_a_noise_level_per_clip(sequences) -> None:
+    """--noise-mix: each clip's noise std is uniform in [0, noise_px], so some clips are nearly
+    clean and none is noisier than noise_px; without it every clip has the full noise_px."""
+    plain = ClipDataset(sequences, frames=8, confidence=True)
+    fixed = ClipDataset(sequences, frames=8, noise_px=5.0, confidence=True, seed=2)
+    mixed = ClipDataset(sequences, frames=8, noise_px=5.0, confidence=True, seed=2, noise_mix=True)
+    unit = 2.0 / sequences[0].image_size[0]  # one pixel in normalised units
+    fixed_px, mixed_px = [], []
+    for i in range(len(plain)):
+        x, y = plain[i]
+        xm, ym = mixed[i]
+        torch.testing.assert_close(ym, y)
+        fixed_px.append(((fixed[i][0] - x)[..., :2].std() / unit).item())
+        mixed_px.append(((xm - x)[..., :2].std() / unit).item())
+    fixed_px, mixed_px = np.array(fixed_px), np.array(mixed_px)
+    assert np.all(np.abs(fixed_px - 5.0) < 1.0)  # 8 x 17 x 2 draws per clip: the std is close to 5
+    assert np.all(mixed_px < 6.0)
+    assert mixed_px.min() < 2.0 and mixed_px.max() > 3.5
+    assert 1.5 < mixed_px.mean() < 3.5  # uniform in [0, 5]: mean 2.5
+    # the level is drawn from the clip's own generator: the same seed gives the same clip
+    torch.testing.assert_close(mixed[1][0], ClipDataset(sequences, frames=8, noise_px=5.0, confidence=True,
+                                                        seed=2, noise_mix=True)[1][0])
+
+
 def test_confidence_channel(sequences, tmp_path: Path) -> None:
     x, _ = ClipDataset(sequences, frames=8, confidence=True)[0]
     assert x.shape == (8, 17, 3)
