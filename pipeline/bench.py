@@ -262,10 +262,10 @@ def bench_render(frames: int, size: tuple[int, int], repeats: int = 3) -> dict:
 
 
 def default_checkpoint() -> Path:
-    """The shipped default weights when present, else the preview model."""
-    from posemoe.lifter import DEFAULT_WEIGHTS, PREVIEW_WEIGHTS
+    """The shipped default weights."""
+    from posemoe.lifter import DEFAULT_WEIGHTS
 
-    return DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else PREVIEW_WEIGHTS
+    return DEFAULT_WEIGHTS
 
 
 def _goal(figure: str, value: float | None, unit: str, goal: float, op: str) -> dict:

@@ -446,7 +446,7 @@ def export(
 
 @app.command()
 def bench(
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Lifting checkpoint; default weights/posemoe-default.pt, else the preview weights/preview/posemoe-tiny1-cpu.pt."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Lifting checkpoint; default the shipped weights/posemoe-default.pt."),
     frames: int = typer.Option(100, "--frames", min=1, help="Frames of the short clip (25 frames/s)."),
     long_factor: int = typer.Option(10, "--long-factor", min=1, help="The long clip is this many times longer (memory must not grow with it)."),
     size: str = typer.Option("1280x720", "--size", help="Clip size WIDTHxHEIGHT in pixels."),

@@ -304,8 +304,8 @@ def load_model(checkpoint: str | Path | None, device: str | None):
 
     path = Path(checkpoint) if checkpoint else DEFAULT_WEIGHTS
     if checkpoint is None and not path.is_file():
-        raise PoseMoEError(f"{path}: no shipped default weights yet (see weights/README.md); pass "
-                           "--checkpoint, e.g. -c weights/preview/posemoe-tiny1-cpu.pt")
+        raise PoseMoEError(f"{path}: the shipped default weights are missing; restore them with "
+                           "`git checkout -- weights/` or pass --checkpoint CKPT.pt")
     check_device(device)
     model, ckpt = load_checkpoint(path, device=device or "cpu")
     return model, ckpt, path

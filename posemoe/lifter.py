@@ -20,9 +20,8 @@ from posemoe.errors import PoseMoEError
 from posemoe.model import PoseMoE
 from posemoe.skeleton import H36M17, flip_pose
 
+# the shipped default lifting model (model card: weights/README.md)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "posemoe-default.pt"
-# the best model trained so far, below the shipping floor: loaded only when asked for by path
-PREVIEW_WEIGHTS = DEFAULT_WEIGHTS.parent / "preview" / "posemoe-tiny1-cpu.pt"
 
 
 def window_starts(n: int, frames: int, stride: int) -> list[int]:
@@ -165,9 +164,8 @@ class Lifter:
         if path is None:
             path = DEFAULT_WEIGHTS
             if not path.is_file():
-                raise PoseMoEError(f"{path}: no shipped default weights yet (none has reached the accuracy "
-                                   "floor, see weights/README.md); pass a checkpoint path, e.g. the preview "
-                                   "weights/preview/posemoe-tiny1-cpu.pt")
+                raise PoseMoEError(f"{path}: the shipped default weights are missing; restore them with "
+                                   "`git checkout -- weights/` or pass a checkpoint path")
         model, ckpt = load_checkpoint(path, device=device)
         return cls(model, ckpt, **kwargs)
 

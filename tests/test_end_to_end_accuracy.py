@@ -6,15 +6,17 @@ The bound, and why. On Human3.6M the shipped checkpoint's own figures (MPJPE and
 stored in the file and shown in the model card) are what the lifter achieves on clean projected
 2D. This clip adds a real detector (median 2D error ~6 px, and BlazePose's hip and head points
 are not Human3.6M's joints) and a cartoon figure seen by a camera that is not one of the
-dataset's. That gap does not shrink as the lifter improves, so the bound is the card's figures
-plus an allowance for it: 40 mm on MPJPE, 25 mm on P-MPJPE.
+dataset's. That gap does not shrink as the lifter improves (it grew from 30 to 38 mm from the
+preview to the default), so the bound is the card's figures plus an allowance for it: 45 mm on
+MPJPE, 27 mm on P-MPJPE.
 
-Measured with the 1-frame preview (card figures in the model card): correct pipeline 73.6 /
-51.0 mm (MPJPE / P-MPJPE). Wiring faults injected into the saved 2D and lifted again through
-`pipeline.lift.lift_tracks`: image y axis flipped 736.1 / 153.5 mm (caught by both); left and
-right joints swapped 256.9 / 158.0 mm (caught by both); 2D shifted by a quarter of the frame
-width 90.2 / 54.1 mm (caught by MPJPE only, by a few mm).
-With the earlier 27-frame preview (card 143.98 / 106.52 mm) the pipeline gave 128.5 / 89.0 mm.
+Measured with the shipped default (card 39.05 / 30.16 mm, bound 84.05 / 57.16 mm): correct
+pipeline 76.6 / 54.4 mm (MPJPE / P-MPJPE). Wiring faults injected into the saved 2D and lifted
+again through `pipeline.lift.lift_tracks`: image y axis flipped 741.3 / 137.4 mm; left and right
+joints swapped 263.8 / 163.0 mm; 2D shifted by a quarter of the frame width 94.8 / 58.5 mm. All
+three are caught by both bounds, the shift by 10.8 and 1.3 mm.
+With the 1-frame preview (card 43.48 / 33.48 mm) the pipeline gave 73.6 / 51.0 mm, and with the
+earlier 27-frame preview (card 143.98 / 106.52 mm) 128.5 / 89.0 mm.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ import numpy as np
 import pytest
 
 from posemoe.checkpoint import read_checkpoint
-from posemoe.lifter import DEFAULT_WEIGHTS, PREVIEW_WEIGHTS
+from posemoe.lifter import DEFAULT_WEIGHTS
 from posemoe.metrics import mpjpe, p_mpjpe
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SHIPPED = DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else PREVIEW_WEIGHTS
+SHIPPED = DEFAULT_WEIGHTS
 
 
 def _card_figures(path: Path) -> tuple[float, float]:
@@ -61,10 +63,10 @@ def test_end_to_end_accuracy_on_the_synthetic_clip(lifted: tuple[dict, dict]) ->
     card_mpjpe, card_p_mpjpe = _card_figures(SHIPPED)
     e1 = mpjpe(pred * 1000, gt * 1000)
     e2 = p_mpjpe(pred * 1000, gt * 1000)
-    print(f"end to end on synthetic_walk with {SHIPPED.name}: MPJPE {e1:.1f} mm (bound {card_mpjpe + 40:.1f}), "
-          f"P-MPJPE {e2:.1f} mm (bound {card_p_mpjpe + 25:.1f})")
-    assert e2 < card_p_mpjpe + 25.0
-    assert e1 < card_mpjpe + 40.0
+    print(f"end to end on synthetic_walk with {SHIPPED.name}: MPJPE {e1:.1f} mm (bound {card_mpjpe + 45:.1f}), "
+          f"P-MPJPE {e2:.1f} mm (bound {card_p_mpjpe + 27:.1f})")
+    assert e2 < card_p_mpjpe + 27.0
+    assert e1 < card_mpjpe + 45.0
 
 
 def test_end_to_end_2d_matches_the_truth(lifted: tuple[dict, dict]) -> None:

@@ -121,5 +121,9 @@ def test_missing_default_weights_is_a_clear_error(monkeypatch, tmp_path: Path) -
     import posemoe.lifter as lifter_mod
 
     monkeypatch.setattr(lifter_mod, "DEFAULT_WEIGHTS", tmp_path / "none.pt")
-    with pytest.raises(PoseMoEError, match="no shipped default weights"):
+    with pytest.raises(PoseMoEError, match="default weights are missing; restore them with `git checkout -- weights/`"):
         Lifter.from_checkpoint(None)
+    from pipeline.video import load_model  # the video pipeline's own loader says the same, naming its option
+
+    with pytest.raises(PoseMoEError, match=r"default weights are missing.*--checkpoint"):
+        load_model(None, None)

@@ -1,6 +1,5 @@
-"""The shipped checkpoint (the preview model until one reaches the 40 mm floor and becomes the
-default): it loads, lifts to finite metres of the documented shape, and carries the figures the
-model card reports."""
+"""The shipped default checkpoint, weights/posemoe-default.pt: it loads, lifts to finite metres of
+the documented shape, and carries the figures the model card reports."""
 
 from __future__ import annotations
 
@@ -13,11 +12,11 @@ import torch
 from posemoe import Lifter
 from posemoe.camera import load_h36m_cameras, project_to_pixels, world_to_camera
 from posemoe.checkpoint import read_checkpoint
-from posemoe.lifter import DEFAULT_WEIGHTS, PREVIEW_WEIGHTS
+from posemoe.lifter import DEFAULT_WEIGHTS
 from conftest import synthetic_motion
 
 MODEL_CARD = DEFAULT_WEIGHTS.parent / "README.md"
-SHIPPED = DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else PREVIEW_WEIGHTS
+SHIPPED = DEFAULT_WEIGHTS
 
 
 def test_shipped_file_is_small_half_precision_and_self_describing() -> None:
