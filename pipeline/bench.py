@@ -261,13 +261,6 @@ def bench_render(frames: int, size: tuple[int, int], repeats: int = 3) -> dict:
 # ------------------------------------------------------------------------------------------ run
 
 
-def default_checkpoint() -> Path:
-    """The shipped default weights."""
-    from posemoe.lifter import DEFAULT_WEIGHTS
-
-    return DEFAULT_WEIGHTS
-
-
 def _goal(figure: str, value: float | None, unit: str, goal: float, op: str) -> dict:
     ok = value is not None and math.isfinite(value) and (value >= goal if op == ">=" else value <= goal)
     return {"figure": figure, "value": value, "unit": unit, "goal": goal, "op": op,
@@ -300,7 +293,9 @@ def run_bench(checkpoint: Path | None = None, *, frames: int = 100, long_factor:
     w, h = (int(v) for v in size)
     if w < 16 or h < 16:
         raise PoseMoEError(f"bench: --size {w}x{h}: expected at least 16x16 pixels")
-    checkpoint = Path(checkpoint) if checkpoint else default_checkpoint()
+    from posemoe.lifter import DEFAULT_WEIGHTS
+
+    checkpoint = Path(checkpoint) if checkpoint else DEFAULT_WEIGHTS
     if not checkpoint.is_file():
         raise PoseMoEError(f"{checkpoint}: checkpoint not found; pass --checkpoint")
     import torch

@@ -47,6 +47,8 @@ LIFT_FRAMES = 16 * 27
 def lift_batch(model) -> int:
     """Windows per forward pass for `model`: `LIFT_FRAMES` frames' worth, at least one window."""
     return max(1, LIFT_FRAMES // model.frames)
+
+
 # torch threads while lifting on the CPU. torch's OpenMP threads spin-wait at every barrier, so as
 # soon as anything else wants the CPU two threads collapse: `posemoe bench` measured the lifter at
 # 48 frames/s with 2 threads against 352 with 1 (load average ~4 on 2 cores; 23 against 192 at
