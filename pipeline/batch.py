@@ -433,8 +433,8 @@ def _probe_fps(path: Path) -> float | None:
         return None
 
 
-def _marker_result(rel: str, marker: dict[str, Any]) -> ClipResult:
-    return ClipResult(rel, "skipped", marker.get("frames"), marker.get("fps"), marker.get("people"),
+def _marker_result(rel: str, marker: dict[str, Any], status: str = "skipped") -> ClipResult:
+    return ClipResult(rel, status, marker.get("frames"), marker.get("fps"), marker.get("people"),
                       marker.get("seconds"), marker.get("backend", ""),
                       warnings=_one_line("; ".join(marker.get("warnings") or [])))
 
@@ -665,8 +665,11 @@ def run_batch(src: str | Path, out: str | Path, options: BatchOptions = BatchOpt
     except KeyboardInterrupt:
         interrupted = True
         for task in running:
-            results[task.clip.rel] = ClipResult(task.clip.rel, "interrupted",
-                                                error="stopped by Ctrl-C / SIGTERM; rerun to do it")
+            # a clip whose marker is written finished in this run; only its result had not reached us
+            marker = completed_marker(task.clip, task.folder, task.settings)
+            results[task.clip.rel] = (_marker_result(task.clip.rel, marker, "ok") if marker else
+                                      ClipResult(task.clip.rel, "interrupted",
+                                                 error="stopped by Ctrl-C / SIGTERM; rerun to do it"))
         write_summary(summary, results.values())
     finally:
         if old_term is not None:

@@ -254,6 +254,26 @@ def test_interrupted_batch_leaves_no_partial_output_and_the_rerun_finishes(ckpt:
         assert probe(out / name / "render.mp4").frame_count == 8
 
 
+def test_interrupt_after_a_clip_finished_counts_it_as_done(ckpt: Path, fake2d, tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C between a clip's marker being written and its result reaching the batch (the race a
+    worker process opens): the summary says ok, not interrupted, since the clip is complete."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    for name in ("a", "b"):
+        make_clip(src / f"{name}.mp4", frames=8)
+    real_run_clip = B.run_clip
+
+    def finish_then_interrupt(task):
+        real_run_clip(task)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(B, "run_clip", finish_then_interrupt)
+    report = B.run_batch(src, out, opts(ckpt), workers=0, progress=False, echo=lambda m: None)
+    assert report.interrupted and report.exit_status == 130
+    assert {r.clip: r.status for r in report.results} == {"a.mp4": "ok", "b.mp4": "pending"}
+    row = read_csv(out / "summary.csv")["a.mp4"]
+    assert row["status"] == "ok" and row["frames"] == "8"
+
+
 def test_marker_is_written_last(ckpt: Path, fake2d, tmp_path: Path, monkeypatch) -> None:
     """A failure after the outputs (here: writing the marker) leaves the clip incomplete and retried."""
     src, out = tmp_path / "in", tmp_path / "out"
