@@ -126,6 +126,10 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/last.pt."),
     save_every: int = typer.Option(0, min=0, help="Also keep OUT/epochNNN.pt every this many epochs (0: only last.pt and best.pt)."),
     init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start from this checkpoint's weights (fine-tuning); it may have another window length, e.g. a 1-frame model warm-starting a 27-frame one."),
+    virtual_cameras: float = typer.Option(0.0, "--virtual-cameras", min=0.0, max=1.0, help="Probability that a training clip is filmed by a random virtual camera (any lens, height, distance, place in a landscape or portrait frame) instead of a Human3.6M camera."),
+    detected_2d: Optional[Path] = typer.Option(None, "--detected-2d", help="Detector 2D file (pixels, VideoPose3D layout; the MPII-16 Stacked Hourglass file works) to mix into training."),
+    detected_fraction: float = typer.Option(0.0, "--detected-fraction", min=0.0, max=1.0, help="Probability that a training clip takes its 2D from --detected-2d."),
+    detector_noise: bool = typer.Option(False, "--detector-noise", help="Detector-like errors on projected 2D: per-clip joint offsets, per-frame jitter, missed joints."),
     seed: int = typer.Option(0, help="Random seed."),
     workers: int = typer.Option(0, min=0, help="DataLoader worker processes."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ...; default cuda if available."),
@@ -150,7 +154,9 @@ def train(
         steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
         warmup_steps=warmup_steps, stride=stride, flip=not no_flip, noise_px=noise_px,
         joint_dropout=joint_dropout, noise_mix=noise_mix, val_clips=val_clips, max_minutes=max_minutes, resume=resume, seed=seed,
-        save_every=save_every, init_from=str(init_from) if init_from else None, workers=workers, device=device, amp=not no_amp)
+        save_every=save_every, init_from=str(init_from) if init_from else None, workers=workers, device=device,
+        amp=not no_amp, virtual_cameras=virtual_cameras, detected_2d=str(detected_2d) if detected_2d else None,
+        detected_fraction=detected_fraction, detector_noise=detector_noise)
     try:
         summary = run_train(tc, command=["posemoe", *sys.argv[1:]])
     except PoseMoEError as e:
@@ -177,16 +183,31 @@ def evaluate(
     max_sequences: Optional[int] = typer.Option(None, min=1, help="Only the first N sequences (a quick check, not the protocol)."),
     sequence_step: int = typer.Option(1, "--every", min=1, help="Only every K-th sequence (a quick check across all actions; 5 cycles through the 4 cameras), not the protocol."),
     markdown: bool = typer.Option(False, "--markdown", help="Print the per-action table as Markdown."),
+    camera_invariance: bool = typer.Option(False, "--camera-invariance", help="Instead: the same test motion filmed by one of Human3.6M's cameras and by a fixed set of virtual cameras (phone, telephoto, frame edge, portrait, from above, from the floor, rolled); one row per camera with its ratio to Human3.6M's. Use --every K to take every K-th sequence."),
 ) -> None:
     """Human3.6M protocols 1 and 2 (MPJPE, P-MPJPE, plus N-MPJPE, x,y and depth error, MPJVE,
-    PCK, AUC) per action. Errors in mm on root-relative poses; flip on; every frame of S9 and S11."""
-    from posemoe.evaluate import EvalConfig, evaluate as run_eval, format_table
+    acceleration error, bone-length variation, PCK, AUC) per action. Errors in mm on root-relative
+    poses; flip on; every frame of S9 and S11. With --data-2d, the 2D comes from that file (the
+    MPII-16 Stacked Hourglass detections give the detected-2D protocol); with
+    --camera-invariance, the camera table instead."""
+    from posemoe.evaluate import EvalConfig, evaluate as run_eval, evaluate_cameras, format_camera_table, format_table
 
     ec = EvalConfig(checkpoint=str(checkpoint), data_3d=str(_resolve_data_3d(data_3d)),
                     data_2d=str(data_2d) if data_2d else None, cameras=str(cameras) if cameras else None,
                     subjects=tuple(s.strip() for s in subjects.split(",") if s.strip()), flip=not no_flip,
                     stride=stride, batch_size=batch_size, device=device, max_sequences=max_sequences,
                     sequence_step=sequence_step, noise_px=noise_px, joint_dropout=joint_dropout, noise_seed=noise_seed)
+    if camera_invariance:
+        try:
+            report = evaluate_cameras(ec)
+            if json_out is not None:
+                from posemoe.evaluate import write_json
+
+                write_json(report, json_out)
+        except PoseMoEError as e:
+            _fail(str(e))
+        typer.echo(format_camera_table(report, markdown=markdown))
+        return
     try:
         report = run_eval(ec)
         if json_out is not None:

@@ -6,7 +6,9 @@ A checkpoint is a dict saved with `torch.save`:
     model    the model's state_dict
     config   PoseMoEConfig as a dict (rebuilds the architecture)
     joints   "h36m17": the joint layout of inputs and outputs (posemoe.skeleton)
-    input    how 2D inputs are encoded (screen normalisation, channels)
+    input    how 2D inputs are encoded: the caller screen-normalises them; `config.input_norm`
+             names what the network then does ("screen": nothing; "body": camera-invariant,
+             see posemoe.normalization); a config without it means "screen"
     output   what the network returns (units and axes)
     metrics  evaluation figures recorded at save time (may be empty)
     train    the training configuration, the command line, the code revision, epoch and step
@@ -27,16 +29,16 @@ import torch
 
 from posemoe.errors import PoseMoEError
 from posemoe.model import PoseMoE, PoseMoEConfig
+from posemoe.normalization import DESCRIPTIONS, check_input_norm
 
 FORMAT = "posemoe-checkpoint-v1"
 JOINTS = "h36m17"
-INPUT_NORMALISATION = "screen: u = x / w * 2 - 1, v = y / w * 2 - h / w (pixels x, y; image size w, h)"
 OUTPUT_DESCRIPTION = "root-relative 3D joints in camera axes (x right, y down, z forward), metres"
 
 
 def input_spec(cfg: PoseMoEConfig) -> dict[str, Any]:
     channels = ["u", "v", "confidence"][: cfg.in_channels]
-    return {"normalisation": INPUT_NORMALISATION, "channels": channels, "frames": cfg.frames}
+    return {"normalisation": DESCRIPTIONS[cfg.input_norm], "channels": channels, "frames": cfg.frames}
 
 
 def code_revision() -> str:
@@ -103,6 +105,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     cfg = ckpt.get("config")
     if not isinstance(cfg, dict) or not isinstance(ckpt.get("model"), dict):
         raise PoseMoEError(f"{path}: expected 'config' and 'model' entries, found keys {sorted(ckpt)[:8]}; {fix}")
+    check_input_norm(cfg.get("input_norm", "screen"), f"{path}: its input normalisation (config.input_norm)")
     if cfg.get("num_joints", 17) != 17:
         raise PoseMoEError(f"{path}: expected a model of the 17 {JOINTS} joints, its config has "
                            f"num_joints={cfg.get('num_joints')!r}; {fix}")

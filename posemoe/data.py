@@ -29,7 +29,7 @@ from posemoe.camera import (
     world_to_camera,
 )
 from posemoe.errors import PoseMoEError
-from posemoe.skeleton import H36M17, flip_pose, h36m32_to_h36m17
+from posemoe.skeleton import H36M17, flip_pose, h36m32_to_h36m17, mpii16_to_h36m17
 
 TRAIN_SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
@@ -71,19 +71,24 @@ def _load_npz_dict(path: str | Path, key: str) -> tuple[dict[Any, Any], str]:
     return value, name
 
 
-def _check_pose_array(arr: Any, channels: tuple[int, ...], where: str) -> np.ndarray:
-    """Validate (N, 17 or 32, C) with C in ``channels``; return float32 (N, 17, C)."""
+def _check_pose_array(arr: Any, channels: tuple[int, ...], where: str, joints: tuple[int, ...] = (17, 32)
+                      ) -> np.ndarray:
+    """Validate (N, J, C) with J in ``joints`` and C in ``channels``; return float32 (N, 17, C)
+    (32 Human3.6M joints and 16 MPII joints are converted)."""
     a = np.asarray(arr)
     chans = " or ".join(str(c) for c in channels)
-    if a.ndim != 3 or a.shape[1] not in (17, 32) or a.shape[2] not in channels or not (
+    js = " or ".join(str(j) for j in joints)
+    if a.ndim != 3 or a.shape[1] not in joints or a.shape[2] not in channels or not (
         np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
     ):
         raise PoseMoEError(
-            f"{where}: expected a numeric array of shape (N, 17 or 32, {chans}), "
+            f"{where}: expected a numeric array of shape (N, {js}, {chans}), "
             f"found {a.dtype} array of shape {a.shape}"
         )
     if a.shape[1] == 32:
         a = h36m32_to_h36m17(a)
+    elif a.shape[1] == 16:
+        a = mpii16_to_h36m17(a)
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
@@ -155,13 +160,37 @@ def write_compact_3d(src: str | Path, dst: str | Path, subjects: Iterable[str] |
     return {"sequences": sum(len(a) for a in packed.values()), "frames": frames, "bytes": dst.stat().st_size}
 
 
-def load_positions_2d(path: str | Path) -> dict[str, dict[str, list[np.ndarray]]]:
+# joint layouts a 2D file may declare in metadata['layout_name'] -> joint counts it may hold
+LAYOUTS_2D: dict[str, tuple[int, ...]] = {"h36m17": (17,), "h36m32": (32,), "mpii16": (16,)}
+
+
+def _layout_2d(path: str | Path, name: str) -> tuple[int, ...]:
+    """Joint counts allowed by the file's declared layout (metadata['layout_name']); a file that
+    declares none may hold the Human3.6M layouts (17 or 32 joints)."""
+    try:
+        with np.load(path, allow_pickle=True) as npz:
+            meta = npz["metadata"].item() if "metadata" in npz.files else {}
+    except Exception:  # unreadable files are reported by _load_npz_dict
+        return (17, 32)
+    layout = meta.get("layout_name") if isinstance(meta, dict) else None
+    if layout is None:
+        return (17, 32)
+    if layout not in LAYOUTS_2D:
+        raise PoseMoEError(f"{name}: expected a 2D joint layout this version reads ({', '.join(LAYOUTS_2D)}), "
+                           f"found metadata layout_name {layout!r}; convert the file to one of them")
+    return LAYOUTS_2D[layout]
+
+
+def load_positions_2d(path: str | Path) -> dict[str, dict[str, list[np.ndarray | None]]]:
     """Load 2D poses in pixels: subject -> action -> per-camera list of float32 (N, 17, 2 or 3).
 
-    A third channel is a detector confidence. 32-joint arrays are reduced to 17 joints.
+    A third channel is a detector confidence. 32-joint arrays are reduced to 17 joints; a file
+    whose metadata declares the MPII-16 layout (the Stacked Hourglass detections) is converted
+    with `mpii16_to_h36m17`. A camera without a view (None) stays None.
     """
     raw, name = _load_npz_dict(path, "positions_2d")
-    out: dict[str, dict[str, list[np.ndarray]]] = {}
+    joints = _layout_2d(path, name)
+    out: dict[str, dict[str, list[np.ndarray | None]]] = {}
     for subject, actions in raw.items():
         out[str(subject)] = {}
         for action, views in actions.items():
@@ -173,7 +202,8 @@ def load_positions_2d(path: str | Path) -> dict[str, dict[str, list[np.ndarray]]
                     f"{where}: expected a non-empty list of per-camera arrays, found {type(views).__name__}"
                 )
             out[str(subject)][str(action)] = [
-                _check_pose_array(v, (2, 3), f"{where}[{i}]") for i, v in enumerate(views)
+                None if v is None else _check_pose_array(v, (2, 3), f"{where}[{i}]", joints)
+                for i, v in enumerate(views)
             ]
     return out
 
@@ -267,6 +297,8 @@ def build_sequences(
                             f"positions_2d[{subject!r}][{action!r}]: expected a view for camera {cam_id!r} "
                             f"at index {slot}, found {len(views_2d)} views"
                         )
+                    if views_2d[slot] is None:  # the detector has no view from this camera
+                        continue
                     px = np.asarray(views_2d[slot])
                     if px.ndim != 3 or px.shape[1] != NUM_JOINTS or px.shape[2] not in (2, 3):
                         raise PoseMoEError(

@@ -22,16 +22,22 @@ from tqdm import tqdm
 
 from posemoe.checkpoint import load_checkpoint
 from posemoe.errors import PoseMoEError
-from posemoe.data import TEST_SUBJECTS, action_base_name, load_h36m, perturb_keypoints
+from posemoe.camera import H36M_CAMERA_IDS, load_h36m_cameras, normalize_screen, project_to_pixels, world_to_camera
+from posemoe.data import TEST_SUBJECTS, action_base_name, load_h36m, load_positions_3d, perturb_keypoints
 from posemoe.lifter import lift_normalized, match_channels
-from posemoe.metrics import (auc, depth_error_per_frame, mpjpe_per_frame, mpjve, n_mpjpe_per_frame,
-                             p_mpjpe_per_frame, pck, xy_error_per_frame)
+from posemoe.virtual_camera import EVAL_CAMERAS, eval_camera
+from posemoe.metrics import (accel_error, auc, bone_length_cv, depth_error_per_frame, mpjpe_per_frame, mpjve,
+                             n_mpjpe_per_frame, p_mpjpe_per_frame, pck, xy_error_per_frame)
 
-METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "xy", "z", "mpjve", "pck150", "auc")
+METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "xy", "z", "mpjve", "accel", "bone_cv", "pck150", "auc")
 LABELS = {"mpjpe": "MPJPE (P1)", "p_mpjpe": "P-MPJPE (P2)", "n_mpjpe": "N-MPJPE", "xy": "x,y error",
-          "z": "z error", "mpjve": "MPJVE", "pck150": "PCK@150", "auc": "AUC"}
+          "z": "z error", "mpjve": "MPJVE", "accel": "Accel err", "bone_cv": "Bone CV", "pck150": "PCK@150",
+          "auc": "AUC"}
 UNITS = {"mpjpe": "mm", "p_mpjpe": "mm", "n_mpjpe": "mm", "xy": "mm (mean over joints of the x,y distance)",
-         "z": "mm (mean over joints of |z error|, depth)", "mpjve": "mm/frame", "pck150": "%", "auc": "%"}
+         "z": "mm (mean over joints of |z error|, depth)", "mpjve": "mm/frame",
+         "accel": "mm/frame^2 (mean over joints of the acceleration error)",
+         "bone_cv": "% (predicted bone lengths: standard deviation / mean over each sequence, mean over bones)",
+         "pck150": "%", "auc": "%"}
 
 
 @dataclass
@@ -59,6 +65,7 @@ class _Pool:
         self.sums = dict.fromkeys(METRICS, 0.0)
         self.frames = 0
         self.vel_frames = 0
+        self.acc_frames = 0
 
     def add(self, pred_mm: np.ndarray, gt_mm: np.ndarray) -> None:
         n = len(pred_mm)
@@ -72,11 +79,17 @@ class _Pool:
         if n >= 2:
             self.sums["mpjve"] += mpjve(pred_mm, gt_mm) * (n - 1)
             self.vel_frames += n - 1
+            self.sums["bone_cv"] += bone_length_cv(pred_mm) * n
+        if n >= 3:
+            self.sums["accel"] += accel_error(pred_mm, gt_mm) * (n - 2)
+            self.acc_frames += n - 2
         self.frames += n
 
     def result(self) -> dict[str, float]:
-        out = {k: self.sums[k] / max(self.frames, 1) for k in METRICS if k != "mpjve"}
+        out = {k: self.sums[k] / max(self.frames, 1) for k in METRICS if k not in ("mpjve", "accel")}
         out["mpjve"] = self.sums["mpjve"] / max(self.vel_frames, 1)
+        out["accel"] = self.sums["accel"] / max(self.acc_frames, 1)
+        out["bone_cv"] *= 100.0
         out["pck150"] *= 100.0
         out["auc"] *= 100.0
         return {**{k: round(out[k], 2) for k in METRICS}, "frames": self.frames}
@@ -131,6 +144,105 @@ def evaluate(ec: EvalConfig, progress: bool = True) -> dict:
         "seconds": round(seconds, 1),
         "frames_per_s": round(total_frames / max(seconds, 1e-9), 1),
     }
+
+
+def _test_motion(data_3d: str, subjects: tuple[str, ...], step: int) -> list[tuple[str, str, np.ndarray]]:
+    """(subject, action, world poses) of every `step`-th test sequence, in a fixed order."""
+    if step < 1:
+        raise PoseMoEError(f"sequence_step: expected an integer >= 1, found {step}")
+    poses = load_positions_3d(data_3d)
+    seqs = [(s, a, poses[s][a]) for s in subjects if s in poses for a in sorted(poses[s])]
+    if not seqs:
+        raise PoseMoEError(f"{data_3d}: no sequences for subjects {list(subjects)}; the file holds {sorted(poses)}")
+    return seqs[::step]
+
+
+def evaluate_cameras(ec: EvalConfig, camera_names: tuple[str, ...] | None = None, progress: bool = True) -> dict:
+    """The camera-invariance table: the same test motion (every `ec.sequence_step`-th sequence of
+    `ec.subjects`) filmed by one of Human3.6M's cameras (the reference row "h36m", camera
+    i mod 4 for the i-th sequence) and by each camera of `posemoe.virtual_camera.EVAL_CAMERAS`
+    (all, or those named), with exact 2D. Errors pool every frame of a camera's row; `ratio` is
+    a row's MPJPE over the reference row's."""
+    device = torch.device(ec.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model, ckpt = load_checkpoint(ec.checkpoint, device=device)
+    cams = load_h36m_cameras(ec.cameras)
+    specs = list(EVAL_CAMERAS)
+    if camera_names:
+        unknown = sorted(set(camera_names) - {s.name for s in specs})
+        if unknown:
+            raise PoseMoEError(f"cameras {unknown}: expected names from {[s.name for s in specs]}")
+        specs = [s for s in specs if s.name in camera_names]
+    seqs = _test_motion(ec.data_3d, ec.subjects, ec.sequence_step)
+    want_c = model.cfg.in_channels
+    rows: dict[str, dict] = {}
+    total = sum(len(w) for _, _, w in seqs) * (1 + len(specs))
+    bar = tqdm(total=total, unit="frame", desc="cameras", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    t0 = time.time()
+    for name in ["h36m", *[s.name for s in specs]]:
+        pool = _Pool()
+        outside = []
+        for i, (subject, _action, world) in enumerate(seqs):
+            world = np.asarray(world, dtype=np.float64)
+            if name == "h36m":
+                cam = cams[subject][H36M_CAMERA_IDS[i % len(H36M_CAMERA_IDS)]]
+                pose_cam = world_to_camera(world, cam)
+                px = project_to_pixels(pose_cam, cam)
+                size = (cam.res_w, cam.res_h)
+            else:
+                vc = eval_camera(next(s for s in specs if s.name == name), world[:, 0].mean(axis=0), i)
+                pose_cam = vc.world_to_camera(world)
+                px = vc.project(pose_cam)
+                size = (vc.res_w, vc.res_h)
+            outside.append(float(np.mean((px[..., 0] < 0) | (px[..., 0] >= size[0]) | (px[..., 1] < 0)
+                                         | (px[..., 1] >= size[1]))))
+            x = match_channels(normalize_screen(px, *size).astype(np.float32), want_c)
+            pred = lift_normalized(model, x, stride=ec.stride, flip=ec.flip, batch_size=ec.batch_size, device=device)
+            pred_mm = (pred - pred[:, :1]).astype(np.float64) * 1000.0
+            gt_mm = (pose_cam - pose_cam[:, :1]) * 1000.0
+            pool.add(pred_mm, gt_mm)
+            bar.update(len(world))
+        rows[name] = {**pool.result(), "joints_outside_frame_pct": round(100.0 * float(np.mean(outside)), 2)}
+    bar.close()
+    ref = rows["h36m"]["mpjpe"]
+    for r in rows.values():
+        r["ratio"] = round(r["mpjpe"] / max(ref, 1e-9), 3)
+    virtual = [rows[s.name] for s in specs]
+    return {
+        "checkpoint": ec.checkpoint,
+        "settings": {"subjects": list(ec.subjects), "sequence_step": ec.sequence_step, "sequences": len(seqs),
+                     "flip": ec.flip, "stride": ec.stride or model.frames, "window": model.frames,
+                     "two_d": "exact projection through each camera"},
+        "cameras": {"h36m": "Human3.6M's own cameras (camera i mod 4 for the i-th sequence)",
+                    **{s.name: s.description for s in specs}},
+        "units": UNITS,
+        "rows": rows,
+        "worst_virtual_ratio": round(max(r["ratio"] for r in virtual), 3) if virtual else None,
+        "seconds": round(time.time() - t0, 1),
+    }
+
+
+def format_camera_table(report: dict, markdown: bool = False) -> str:
+    """The camera-invariance report as a table, one row per camera."""
+    keys = ("mpjpe", "p_mpjpe", "mpjve", "accel", "bone_cv")
+    rows = report["rows"]
+    if markdown:
+        lines = ["| camera | " + " | ".join(LABELS[k] for k in keys) + " | / h36m | joints outside frame % |",
+                 "|---|" + "---:|" * (len(keys) + 2)]
+        for name, r in rows.items():
+            lines.append(f"| {name} | " + " | ".join(f"{r[k]:.2f}" for k in keys)
+                         + f" | {r['ratio']:.2f}x | {r['joints_outside_frame_pct']:.1f} |")
+    else:
+        head = f"{'camera':<15}" + "".join(f"{LABELS[k]:>14}" for k in keys) + f"{'/ h36m':>9}"
+        lines = [head, "-" * len(head)]
+        for name, r in rows.items():
+            lines.append(f"{name:<15}" + "".join(f"{r[k]:>14.2f}" for k in keys) + f"{r['ratio']:>8.2f}x")
+    s = report["settings"]
+    lines.append(f"worst virtual camera / Human3.6M camera: {report['worst_virtual_ratio']:.2f}x; every "
+                 f"{s['sequence_step']}th sequence of {','.join(s['subjects'])} ({s['sequences']} sequences), "
+                 f"window {s['window']}, flip {'on' if s['flip'] else 'off'}; {report['seconds']} s")
+    if not markdown:
+        lines += [f"  {name}: {desc}" for name, desc in report["cameras"].items()]
+    return "\n".join(lines)
 
 
 def _describe_2d(ec: EvalConfig) -> str:

@@ -31,6 +31,8 @@ __all__ = [
     "n_mpjpe",
     "n_mpjpe_per_frame",
     "mpjve",
+    "accel_error",
+    "bone_length_cv",
     "xy_error_per_frame",
     "depth_error_per_frame",
     "pck",
@@ -210,6 +212,37 @@ def mpjve(pred: Any, gt: Any) -> float:
             f"mpjve: expected at least 2 frames (shape (N>=2, J, 3)), got {tuple(p.shape)}"
         )
     return float(_joint_errors(np.diff(p, axis=0), np.diff(g, axis=0)).mean())
+
+
+def accel_error(pred: Any, gt: Any) -> float:
+    """Mean per-joint acceleration error: the mean Euclidean distance between predicted and true
+    accelerations (second differences along the frame axis), in input unit per frame squared.
+    It measures jitter: a prediction that shakes from frame to frame has a large one even where
+    its positions are close. Needs ``N >= 3`` frames."""
+    p, g = _check_pair(pred, gt)
+    if p.shape[0] < 3:
+        raise PoseMoEError(f"accel_error: expected at least 3 frames (shape (N>=3, J, 3)), got {tuple(p.shape)}")
+    return float(_joint_errors(np.diff(p, n=2, axis=0), np.diff(g, n=2, axis=0)).mean())
+
+
+def bone_length_cv(poses: Any, parents: tuple[int, ...] | None = None) -> float:
+    """Bone-length variation of one person's 3D poses ``(N, J, 3)``: for each bone (joint and
+    its parent in ``parents``, default Human3.6M-17), the standard deviation of its length over
+    the frames divided by its mean length; the mean over the bones. 0 for a rigid skeleton; a
+    fraction, not a percentage. Frames with non-finite joints are skipped; ``nan`` when fewer
+    than 2 frames remain."""
+    from posemoe.skeleton import H36M17
+
+    x = np.asarray(poses, dtype=np.float64)
+    if x.ndim != 3 or x.shape[-1] != 3:
+        raise PoseMoEError(f"bone_length_cv: expected shape (N, J, 3), got {tuple(x.shape)}")
+    parents = H36M17.parents if parents is None else parents
+    x = x[np.isfinite(x).all(axis=(1, 2))]
+    if len(x) < 2:
+        return float("nan")
+    bones = [(j, p) for j, p in enumerate(parents) if p >= 0]
+    lengths = np.stack([np.linalg.norm(x[:, j] - x[:, p], axis=-1) for j, p in bones], axis=1)  # (N, B)
+    return float(np.mean(lengths.std(axis=0) / np.maximum(lengths.mean(axis=0), 1e-12)))
 
 
 def xy_error_per_frame(pred: Any, gt: Any) -> np.ndarray:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from posemoe.errors import PoseMoEError
+from posemoe.normalization import check_input_norm, normalize_input
 
 # ----------------------------------------------------------------------------------------------
 # Small layers
@@ -47,21 +48,29 @@ class MultiHeadAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.attn_drop = attn_drop
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: torch.Tensor, gate: torch.Tensor | None = None) -> torch.Tensor:
+        """`gate` (heads, 1, 1), for aligned sequences (Lq == Lk, token i of `x` and of `context`
+        at the same position): each head's output is ``v_i + gate * (attention_i - v_i)``, so a
+        gate of 0 makes every token read only its own position (see `TemporalAttention`)."""
         n, lq, c = x.shape
         lk = context.shape[1]
         q = self.q(x).reshape(n, lq, self.heads, c // self.heads).transpose(1, 2)  # (N, h, Lq, c/h)
         k, v = self.kv(context).reshape(n, lk, 2, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         drop = self.attn_drop if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)  # (N, h, Lq, c/h)
+        if gate is not None:
+            out = v + gate * (out - v)
         return self.proj(out.transpose(1, 2).reshape(n, lq, c))
 
 
 class SpatialAttention(nn.Module):
-    """Attention across the J joints of each frame: (B, T, J, C) -> (B, T, J, C)."""
+    """Attention across the J joints of each frame: (B, T, J, C) -> (B, T, J, C). `gate` is
+    accepted for a uniform signature and must be False: joints are not aligned positions."""
 
-    def __init__(self, *, dim: int, heads: int, attn_drop: float = 0.0) -> None:
+    def __init__(self, *, dim: int, heads: int, attn_drop: float = 0.0, gate: bool = False) -> None:
         super().__init__()
+        if gate:
+            raise PoseMoEError("spatial attention has no self gate; only temporal attention does")
         self.attn = MultiHeadAttention(dim=dim, heads=heads, attn_drop=attn_drop)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
@@ -72,18 +81,27 @@ class SpatialAttention(nn.Module):
 
 
 class TemporalAttention(nn.Module):
-    """Attention across the T frames of each joint: (B, T, J, C) -> (B, T, J, C). Not causal."""
+    """Attention across the T frames of each joint: (B, T, J, C) -> (B, T, J, C). Not causal.
 
-    def __init__(self, *, dim: int, heads: int, attn_drop: float = 0.0) -> None:
+    With `gate`, a learned per-head gate g blends each frame's own value with the attention over
+    the window: ``v_t + g * (attention_t - v_t)``. g = 1 (a new model) is plain attention; g = 0
+    makes the block read only its own frame, which is exactly what the block of a 1-frame model
+    computes (attention over one frame returns that frame's value). A window model warm-started
+    from a 1-frame model begins with g = 0 (`posemoe.train.init_from_checkpoint`), so it starts
+    at the 1-frame model's accuracy and learns how much of the window to use.
+    """
+
+    def __init__(self, *, dim: int, heads: int, attn_drop: float = 0.0, gate: bool = False) -> None:
         super().__init__()
         self.attn = MultiHeadAttention(dim=dim, heads=heads, attn_drop=attn_drop)
+        self.gate = nn.Parameter(torch.ones(heads, 1, 1)) if gate else None
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         b, t, j, c = x.shape
         ctx = x if context is None else context
         xs = x.permute(0, 2, 1, 3).reshape(b * j, t, c)  # (B*J, T, C)
         cs = ctx.permute(0, 2, 1, 3).reshape(b * j, t, c)
-        out = self.attn(xs, cs).reshape(b, j, t, c)
+        out = self.attn(xs, cs, self.gate).reshape(b, j, t, c)
         return out.permute(0, 2, 1, 3)  # (B, T, J, C)
 
 
@@ -165,10 +183,11 @@ class PoseExpertBlock(nn.Module):
     It has no input for depth features, so nothing from the depth stream can reach it."""
 
     def __init__(self, *, axis: type[nn.Module], dim: int, heads: int, hidden: int, experts: int,
-                 drop_path: float, attn_drop: float) -> None:
+                 drop_path: float, attn_drop: float, temporal_gate: bool = False) -> None:
         super().__init__()
+        gate = temporal_gate and axis is TemporalAttention
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = axis(dim=dim, heads=heads, attn_drop=attn_drop)
+        self.attn = axis(dim=dim, heads=heads, attn_drop=attn_drop, gate=gate)
         self.norm2 = nn.LayerNorm(dim)
         self.moe = MoEFeedForward(dim=dim, hidden=hidden, experts=experts)
         self.drop_path = DropPath(drop_path)
@@ -184,14 +203,15 @@ class DepthExpertBlock(nn.Module):
     (depth <- 2D; switch off with `depth_reads_2d=False`), then the depth experts."""
 
     def __init__(self, *, axis: type[nn.Module], dim: int, heads: int, hidden: int, experts: int,
-                 drop_path: float, attn_drop: float, reads_2d: bool) -> None:
+                 drop_path: float, attn_drop: float, reads_2d: bool, temporal_gate: bool = False) -> None:
         super().__init__()
+        gate = temporal_gate and axis is TemporalAttention
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = axis(dim=dim, heads=heads, attn_drop=attn_drop)
+        self.attn = axis(dim=dim, heads=heads, attn_drop=attn_drop, gate=gate)
         self.reads_2d = reads_2d
         self.norm_q = nn.LayerNorm(dim) if reads_2d else nn.Identity()
         self.norm_kv = nn.LayerNorm(dim) if reads_2d else nn.Identity()
-        self.cross = axis(dim=dim, heads=heads, attn_drop=attn_drop) if reads_2d else None
+        self.cross = axis(dim=dim, heads=heads, attn_drop=attn_drop, gate=gate) if reads_2d else None
         self.norm2 = nn.LayerNorm(dim)
         self.moe = MoEFeedForward(dim=dim, hidden=hidden, experts=experts)
         self.drop_path = DropPath(drop_path)
@@ -209,12 +229,13 @@ class CrossExpertBlock(nn.Module):
     input state, so the exchange is symmetric), then a feed-forward layer per stream."""
 
     def __init__(self, *, axis: type[nn.Module], dim: int, heads: int, hidden: int,
-                 drop_path: float, attn_drop: float) -> None:
+                 drop_path: float, attn_drop: float, temporal_gate: bool = False) -> None:
         super().__init__()
+        gate = temporal_gate and axis is TemporalAttention
         self.norm_pose = nn.LayerNorm(dim)
         self.norm_depth = nn.LayerNorm(dim)
-        self.depth_from_pose = axis(dim=dim, heads=heads, attn_drop=attn_drop)
-        self.pose_from_depth = axis(dim=dim, heads=heads, attn_drop=attn_drop)
+        self.depth_from_pose = axis(dim=dim, heads=heads, attn_drop=attn_drop, gate=gate)
+        self.pose_from_depth = axis(dim=dim, heads=heads, attn_drop=attn_drop, gate=gate)
         self.norm_ff_pose = nn.LayerNorm(dim)
         self.norm_ff_depth = nn.LayerNorm(dim)
         self.ff_pose = FeedForward(dim=dim, hidden=hidden)
@@ -241,6 +262,10 @@ class PoseMoEConfig:
     frames: int = 81  # window length T the model is trained for; inputs must have exactly T frames
     num_joints: int = 17  # Human3.6M 17-joint layout (posemoe.skeleton.H36M17)
     in_channels: int = 2  # 2 = screen-normalised (x, y); 3 adds the detector's confidence
+    input_norm: str = "screen"  # what the network does to its input first (posemoe.normalization):
+    #   "screen" uses it as it is; "body" centres each frame on the person and scales by their size
+    temporal_gate: bool = False  # temporal attention blends each frame's own value with the window's
+    #   through a learned per-head gate (1 = plain attention; 0 = each frame alone, a 1-frame model)
     dim: int = 96  # feature channels C of both streams
     heads: int = 8  # attention heads (dim must divide by it)
     encoder_layers: int = 4  # L_e; each layer = a spatial then a temporal block per stream
@@ -261,6 +286,9 @@ class PoseMoEConfig:
     @property
     def hidden(self) -> int:
         return int(self.dim * self.mlp_ratio)
+
+    def __post_init__(self) -> None:
+        check_input_norm(self.input_norm)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -356,7 +384,8 @@ class PoseMoEEncoder(nn.Module):
     def __init__(self, cfg: PoseMoEConfig) -> None:
         super().__init__()
         rates = _drop_path_rates(cfg)
-        common = dict(dim=cfg.dim, heads=cfg.heads, hidden=cfg.hidden, experts=cfg.experts, attn_drop=cfg.attn_drop)
+        common = dict(dim=cfg.dim, heads=cfg.heads, hidden=cfg.hidden, experts=cfg.experts, attn_drop=cfg.attn_drop,
+                      temporal_gate=cfg.temporal_gate)
         axes = [SpatialAttention, TemporalAttention] * cfg.encoder_layers
         self.pose_blocks = nn.ModuleList(
             PoseExpertBlock(axis=a, drop_path=rates[i], **common) for i, a in enumerate(axes))
@@ -403,7 +432,7 @@ class CrossExpertDecoder(nn.Module):
         axes = [SpatialAttention, TemporalAttention] * cfg.decoder_layers
         self.blocks = nn.ModuleList(
             CrossExpertBlock(axis=a, dim=cfg.dim, heads=cfg.heads, hidden=cfg.hidden,
-                             drop_path=rates[i], attn_drop=cfg.attn_drop)
+                             drop_path=rates[i], attn_drop=cfg.attn_drop, temporal_gate=cfg.temporal_gate)
             for i, a in enumerate(axes))
 
     def forward(self, pose: torch.Tensor, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -485,7 +514,7 @@ class PoseMoE(nn.Module):
         """Encoder and decoder: returns the 2D and depth streams (B, T, J, C) and the routes."""
         self._check_input(x)
         b, t = x.shape[:2]
-        pose = self.embed(x)  # (B, T, J, C)
+        pose = self.embed(normalize_input(x, self.cfg.input_norm))  # (B, T, J, C)
         depth = self.depth_prior(b, t)  # (B, T, J, C)
         pose, depth, routes = self.encoder(pose, depth)
         pose, depth = self.decoder(pose, depth)

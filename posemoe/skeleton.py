@@ -1,8 +1,9 @@
 """Joint layouts (skeletons) and conversions between them.
 
-Three layouts are used: ``H36M17`` (the 17 Human3.6M evaluation joints, the layout the lifting
-network works in), ``COCO17`` (the layout of common 2D keypoint detectors such as mmpose) and
-``BLAZEPOSE33`` (the 33 landmarks of MediaPipe Pose). Helpers convert the 32-joint Human3.6M
+Four layouts are used: ``H36M17`` (the 17 Human3.6M evaluation joints, the layout the lifting
+network works in), ``COCO17`` (the layout of common 2D keypoint detectors such as mmpose),
+``BLAZEPOSE33`` (the 33 landmarks of MediaPipe Pose) and ``MPII16`` (the Stacked Hourglass
+detections of Human3.6M, ``mpii16_to_h36m17``). Helpers convert the 32-joint Human3.6M
 layout, COCO keypoints and BlazePose landmarks to ``H36M17`` and mirror poses left/right.
 
 Both detector layouts are mapped to ``H36M17`` with the same definitions (see
@@ -117,7 +118,26 @@ BLAZEPOSE33 = Skeleton(
     joints_right=(4, 5, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32),
 )
 
-_SKELETONS: dict[str, Skeleton] = {s.name: s for s in (H36M17, COCO17, BLAZEPOSE33)}
+MPII16 = Skeleton(
+    name="mpii16",
+    joint_names=(
+        "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax", "upper_neck",
+        "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist",
+    ),
+    # MPII order (the Stacked Hourglass detections of Human3.6M use it), rooted at the pelvis
+    parents=(1, 2, 6, 6, 3, 4, -1, 6, 7, 8, 11, 12, 7, 7, 13, 14),
+    joints_left=(3, 4, 5, 13, 14, 15),
+    joints_right=(2, 1, 0, 12, 11, 10),
+)
+
+_SKELETONS: dict[str, Skeleton] = {s.name: s for s in (H36M17, COCO17, BLAZEPOSE33, MPII16)}
+
+# median 3D bone lengths of the Human3.6M training subjects (S1 S5 S6 S7 S8), metres, in the
+# order of `H36M17.bones()`: the body-size reference of the camera-invariant input normalisation
+H36M17_BONE_LENGTHS_M: tuple[float, ...] = (
+    0.136, 0.449, 0.442, 0.136, 0.449, 0.442, 0.233, 0.255, 0.119, 0.115, 0.149, 0.279, 0.249,
+    0.149, 0.279, 0.249,
+)
 
 # indices of the 17 evaluation joints inside the 32-joint Human3.6M layout
 H36M32_TO_17: tuple[int, ...] = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
@@ -225,6 +245,36 @@ def blazepose33_to_h36m17(x: np.ndarray) -> np.ndarray:
     confidence is the minimum confidence of the landmarks it was built from.
     """
     return _detector_to_h36m17(x, BLAZEPOSE33, "blazepose33_to_h36m17")
+
+
+# H36M17 joint <- MPII16 joint of the same physical point (spine is derived, see mpii16_to_h36m17)
+_MPII16_TO_H36M17: dict[int, int] = {
+    0: 6, 1: 2, 2: 1, 3: 0, 4: 3, 5: 4, 6: 5, 8: 7, 9: 8, 10: 9,
+    11: 13, 12: 14, 13: 15, 14: 12, 15: 11, 16: 10,
+}
+
+
+def mpii16_to_h36m17(x: np.ndarray) -> np.ndarray:
+    """MPII-16 joints (..., 16, C) -> H36M17 (..., 17, C), C = 2 or 3 (3rd = confidence).
+
+    Pelvis, hips, knees, ankles, thorax, shoulders, elbows and wrists are copied; neck/nose is
+    MPII's upper neck and head is MPII's head top (other points than Human3.6M's own neck/nose and
+    head: on Human3.6M the Stacked Hourglass detections sit 17 and 23 px from them); spine is the
+    midpoint of pelvis and thorax, with the lower of their two confidences.
+    """
+    x = np.asarray(x)
+    shape = tuple(x.shape)
+    if len(shape) < 2 or shape[-2] != 16 or shape[-1] not in (2, 3):
+        raise PoseMoEError(f"mpii16_to_h36m17 input: expected shape (..., 16, 2 or 3), found {shape}")
+    dtype = np.result_type(x.dtype, np.float32)
+    x = x.astype(dtype, copy=False)
+    out = np.empty(shape[:-2] + (17, shape[-1]), dtype=dtype)
+    for h, m in _MPII16_TO_H36M17.items():
+        out[..., h, :] = x[..., m, :]
+    out[..., 7, :2] = 0.5 * (x[..., 6, :2] + x[..., 7, :2])
+    if shape[-1] == 3:
+        out[..., 7, 2] = np.minimum(x[..., 6, 2], x[..., 7, 2])
+    return out
 
 
 def flip_pose(x: ArrayT, skeleton: Skeleton = H36M17) -> ArrayT:

@@ -31,10 +31,12 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from tqdm import tqdm
 
 from posemoe.checkpoint import code_revision, make_checkpoint, read_checkpoint, save_checkpoint
-from posemoe.data import TEST_SUBJECTS, TRAIN_SUBJECTS, ClipDataset, load_h36m
+from posemoe.data import TEST_SUBJECTS, TRAIN_SUBJECTS, ClipDataset, load_h36m, load_positions_2d
+from posemoe.detector_noise import DetectorNoise
 from posemoe.errors import PoseMoEError
 from posemoe.losses import LossWeights, lifting_loss
 from posemoe.model import PoseMoE, PoseMoEConfig, preset
+from posemoe.training_clips import CameraMixClips, world_sequences
 
 
 @dataclass
@@ -71,6 +73,10 @@ class TrainConfig:
     resume: bool = False  # continue from out/last.pt
     save_every: int = 0  # also keep epochNNN.pt every this many epochs (0 = only last.pt and best.pt)
     init_from: str | None = None  # start from this checkpoint's weights (another window length is fine)
+    virtual_cameras: float = 0.0  # probability that a training clip is filmed by a random virtual camera
+    detected_2d: str | None = None  # detector 2D file (pixels; e.g. the MPII-16 Stacked Hourglass file) to mix in
+    detected_fraction: float = 0.0  # probability that a clip uses those detections (where they exist)
+    detector_noise: bool = False  # detector-like errors on projected 2D (posemoe.detector_noise)
     device: str | None = None  # default: cuda if available else cpu
 
     def model_config(self) -> PoseMoEConfig:
@@ -117,29 +123,58 @@ def resize_frame_embedding(pos: torch.Tensor, frames: int) -> torch.Tensor:
     return x.reshape(1, 1, pos.shape[-1], frames).permute(0, 3, 1, 2).contiguous()
 
 
+# config fields a warm start may change (see init_from_checkpoint)
+WARM_START_MAY_CHANGE = ("frames", "input_norm", "temporal_gate")
+# screen-normalised Human3.6M people are about 0.45 units per metre of body, body-normalised ones
+# about 0.9: a screen model's input embedding is halved to start a body-normalised model
+SCREEN_TO_BODY_EMBED_SCALE = 0.5
+
+
 def init_from_checkpoint(model: PoseMoE, path: str | Path) -> dict:
     """Load a checkpoint's weights into `model` for fine-tuning (curriculum: e.g. a model trained
-    on single frames, warm-starting a 27-frame one). Every architectural field but `frames` must
-    match; the frame-position embeddings are resized to the model's window. Returns the source
-    checkpoint's config."""
+    on single frames, warm-starting a 27-frame one). Every architectural field but those in
+    `WARM_START_MAY_CHANGE` must match. The frame-position embeddings are resized to the model's
+    window. Temporal gates (`PoseMoEConfig.temporal_gate`) start at 0 when the source model saw
+    one frame (or had no gates), so that the new model computes exactly what the source did on
+    every frame and learns from there how much of the window to read. From a "screen" to a
+    "body" input normalisation, the input embedding is rescaled (`SCREEN_TO_BODY_EMBED_SCALE`).
+    Returns the source checkpoint's config."""
     src = read_checkpoint(path)
-    mine, theirs = model.cfg.to_dict(), dict(src["config"])
-    differ = sorted(k for k in mine if k != "frames" and mine[k] != theirs.get(k))
+    mine, theirs = model.cfg.to_dict(), {"input_norm": "screen", "temporal_gate": False, **src["config"]}
+    differ = sorted(k for k in mine if k not in WARM_START_MAY_CHANGE and mine[k] != theirs.get(k))
     if differ:
         raise PoseMoEError(f"{path}: cannot start from this checkpoint, its config differs in "
                            f"{', '.join(f'{k}={theirs.get(k)!r} (here {mine[k]!r})' for k in differ)}; "
                            "use the same --preset, --set and --confidence options")
     state = {k: (resize_frame_embedding(v.float(), model.cfg.frames) if k.endswith("frame_pos") else v.float())
              for k, v in src["model"].items()}
+    own = model.state_dict()
+    gates = [k for k in own if k.endswith(".gate")]
+    close_gates = theirs["frames"] == 1 or not theirs["temporal_gate"]
+    for k in gates:
+        if close_gates or k not in state:
+            state[k] = torch.zeros_like(own[k])
+    if theirs["input_norm"] == "screen" and mine["input_norm"] == "body":
+        state["embed.proj.weight"] = state["embed.proj.weight"] * SCREEN_TO_BODY_EMBED_SCALE
     model.load_state_dict(state)
     return theirs
 
 
-def build_datasets(tc: TrainConfig, frames: int) -> tuple[ClipDataset, ClipDataset | None]:
+def build_datasets(tc: TrainConfig, frames: int) -> tuple[ClipDataset | CameraMixClips, ClipDataset | None]:
     data = load_h36m(tc.data_3d, tc.data_2d, tc.cameras)
-    train = ClipDataset(data.sequences(tc.train_subjects), frames=frames, stride=tc.stride or max(1, frames // 3), flip=tc.flip,
-                        noise_px=tc.noise_px, joint_dropout=tc.joint_dropout, confidence=tc.confidence,
-                        seed=tc.seed, noise_mix=tc.noise_mix)
+    if tc.virtual_cameras > 0 or tc.detected_2d or tc.detector_noise:
+        detections = load_positions_2d(tc.detected_2d) if tc.detected_2d else None
+        seqs = world_sequences(data.positions_3d, tc.train_subjects, detections)
+        if not seqs:
+            raise PoseMoEError(f"{tc.data_3d}: no sequences for subjects {list(tc.train_subjects)}")
+        train = CameraMixClips(seqs, data.cameras, frames=frames, stride=tc.stride or max(1, frames // 3),
+                               p_virtual=tc.virtual_cameras, p_detected=tc.detected_fraction if detections else 0.0,
+                               noise=DetectorNoise() if tc.detector_noise else None, flip=tc.flip,
+                               confidence=tc.confidence, seed=tc.seed)
+    else:
+        train = ClipDataset(data.sequences(tc.train_subjects), frames=frames, stride=tc.stride or max(1, frames // 3),
+                            flip=tc.flip, noise_px=tc.noise_px, joint_dropout=tc.joint_dropout, confidence=tc.confidence,
+                            seed=tc.seed, noise_mix=tc.noise_mix)
     val = None
     if tc.val_clips > 0:
         val_seqs = data.sequences(tc.val_subjects, required=False)
@@ -196,7 +231,7 @@ def train(tc: TrainConfig, command: list[str] | None = None) -> dict:
 
     decay, no_decay = [], []
     for n, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or n.endswith(("pos", "mu", "log_var")) else decay).append(p)
+        (no_decay if p.ndim < 2 or n.endswith(("pos", "mu", "log_var", "gate")) else decay).append(p)
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(

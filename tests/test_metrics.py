@@ -229,3 +229,30 @@ def test_xy_and_depth_split_of_a_known_offset() -> None:
     assert np.allclose(mpjpe_per_frame(pred, gt), 13.0)
     # a pure depth error leaves the image-plane part at zero
     assert np.allclose(xy_error_per_frame(gt + [0, 0, 7.0], gt), 0.0)
+
+
+def test_accel_error_sees_jitter_not_smooth_offsets() -> None:
+    from posemoe.metrics import accel_error
+
+    t = np.arange(20, dtype=np.float64)
+    gt = np.zeros((20, 17, 3))
+    gt[..., 0] = 0.5 * t[:, None] ** 2  # constant acceleration 1 per frame^2
+    assert accel_error(gt + 5.0 + 2.0 * t[:, None, None], gt) == pytest.approx(0.0, abs=1e-9)
+    jitter = gt.copy()
+    jitter[::2, :, 1] += 1.0  # +1, 0, +1, 0 ...: second difference +-2 every frame
+    assert accel_error(jitter, gt) == pytest.approx(2.0)
+    with pytest.raises(PoseMoEError, match="at least 3 frames"):
+        accel_error(gt[:2], gt[:2])
+
+
+def test_bone_length_cv() -> None:
+    from posemoe.metrics import bone_length_cv
+
+    rng = np.random.default_rng(0)
+    pose = rng.normal(size=(17, 3))
+    rigid = np.stack([pose @ np.linalg.qr(rng.normal(size=(3, 3)))[0] + rng.normal(size=3) for _ in range(10)])
+    assert bone_length_cv(rigid) == pytest.approx(0.0, abs=1e-9)
+    scaled = np.stack([pose * s for s in (0.9, 1.1)])  # every bone 0.9x then 1.1x: std/mean = 0.1
+    assert bone_length_cv(scaled) == pytest.approx(0.1)
+    scaled[1, 3] = np.nan  # a frame with a missing joint is skipped
+    assert np.isnan(bone_length_cv(scaled))
