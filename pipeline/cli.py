@@ -130,6 +130,7 @@ def train(
     detected_2d: Optional[Path] = typer.Option(None, "--detected-2d", help="Detector 2D file (pixels, VideoPose3D layout; the MPII-16 Stacked Hourglass file works) to mix into training."),
     detected_fraction: float = typer.Option(0.0, "--detected-fraction", min=0.0, max=1.0, help="Probability that a training clip takes its 2D from --detected-2d."),
     detector_noise: bool = typer.Option(False, "--detector-noise", help="Detector-like errors on projected 2D: per-clip joint offsets, per-frame jitter, missed joints."),
+    frame_steps: str = typer.Option("1", "--frame-steps", help="Comma-separated frame steps, e.g. 1,2: each clip takes every s-th frame for an s drawn from them (2 shows Human3.6M's 50 frames/s motion as 25 frames/s video)."),
     seed: int = typer.Option(0, help="Random seed."),
     workers: int = typer.Option(0, min=0, help="DataLoader worker processes."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ...; default cuda if available."),
@@ -147,6 +148,12 @@ def train(
         _fail(str(e))
     if entangled:
         model_overrides["entangled"] = True
+    try:
+        steps = tuple(int(s) for s in frame_steps.split(",") if s.strip())
+        if not steps or min(steps) < 1:
+            raise ValueError
+    except ValueError:
+        _fail(f"--frame-steps {frame_steps!r}: expected comma-separated integers >= 1, e.g. 1,2")
     tc = TrainConfig(
         data_3d=str(_resolve_data_3d(data_3d)), out=str(out), data_2d=str(data_2d) if data_2d else None,
         cameras=str(cameras) if cameras else None, preset=preset_name,
@@ -156,7 +163,7 @@ def train(
         joint_dropout=joint_dropout, noise_mix=noise_mix, val_clips=val_clips, max_minutes=max_minutes, resume=resume, seed=seed,
         save_every=save_every, init_from=str(init_from) if init_from else None, workers=workers, device=device,
         amp=not no_amp, virtual_cameras=virtual_cameras, detected_2d=str(detected_2d) if detected_2d else None,
-        detected_fraction=detected_fraction, detector_noise=detector_noise)
+        detected_fraction=detected_fraction, detector_noise=detector_noise, frame_steps=steps)
     try:
         summary = run_train(tc, command=["posemoe", *sys.argv[1:]])
     except PoseMoEError as e:

@@ -8,7 +8,7 @@ validates and writes checkpoints.
 The output folder holds `last.pt` (every epoch, with optimiser state for `--resume`), `best.pt`
 (lowest validation MPJPE), `log.jsonl` (one JSON object per logged step and per epoch) and
 `train_config.json`; with `save_every` K also `epochNNN.pt` every K epochs (to compare runs at
-equal steps).
+equal steps); with `init_from`, `init.pt` (the warm-started weights before the first step).
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ class TrainConfig:
     detected_2d: str | None = None  # detector 2D file (pixels; e.g. the MPII-16 Stacked Hourglass file) to mix in
     detected_fraction: float = 0.0  # probability that a clip uses those detections (where they exist)
     detector_noise: bool = False  # detector-like errors on projected 2D (posemoe.detector_noise)
+    frame_steps: tuple[int, ...] = (1,)  # each camera-mix clip takes every s-th frame, s drawn from these
     device: str | None = None  # default: cuda if available else cpu
 
     def model_config(self) -> PoseMoEConfig:
@@ -162,7 +163,7 @@ def init_from_checkpoint(model: PoseMoE, path: str | Path) -> dict:
 
 def build_datasets(tc: TrainConfig, frames: int) -> tuple[ClipDataset | CameraMixClips, ClipDataset | None]:
     data = load_h36m(tc.data_3d, tc.data_2d, tc.cameras)
-    if tc.virtual_cameras > 0 or tc.detected_2d or tc.detector_noise:
+    if tc.virtual_cameras > 0 or tc.detected_2d or tc.detector_noise or tuple(tc.frame_steps) != (1,):
         detections = load_positions_2d(tc.detected_2d) if tc.detected_2d else None
         seqs = world_sequences(data.positions_3d, tc.train_subjects, detections)
         if not seqs:
@@ -170,7 +171,7 @@ def build_datasets(tc: TrainConfig, frames: int) -> tuple[ClipDataset | CameraMi
         train = CameraMixClips(seqs, data.cameras, frames=frames, stride=tc.stride or max(1, frames // 3),
                                p_virtual=tc.virtual_cameras, p_detected=tc.detected_fraction if detections else 0.0,
                                noise=DetectorNoise() if tc.detector_noise else None, flip=tc.flip,
-                               confidence=tc.confidence, seed=tc.seed)
+                               confidence=tc.confidence, seed=tc.seed, frame_steps=tuple(tc.frame_steps))
     else:
         train = ClipDataset(data.sequences(tc.train_subjects), frames=frames, stride=tc.stride or max(1, frames // 3),
                             flip=tc.flip, noise_px=tc.noise_px, joint_dropout=tc.joint_dropout, confidence=tc.confidence,
@@ -241,8 +242,11 @@ def train(tc: TrainConfig, command: list[str] | None = None) -> dict:
     if tc.init_from and not tc.resume:
         src_cfg = init_from_checkpoint(model, tc.init_from)
         if main:
-            print(f"[train] starting from the weights of {tc.init_from} ({src_cfg['frames']}-frame model)",
-                  file=sys.stderr)
+            print(f"[train] starting from the weights of {tc.init_from} ({src_cfg['frames']}-frame model); "
+                  f"the starting point is saved as {out / 'init.pt'}", file=sys.stderr)
+            # the warm-started weights before any step, to measure where training starts from
+            save_checkpoint(make_checkpoint(model, train={"init_from": tc.init_from, "revision": code_revision()}),
+                            out / "init.pt")
     if tc.resume:
         ckpt = read_checkpoint(out / "last.pt")
         if ckpt["config"] != cfg.to_dict():

@@ -14,8 +14,10 @@ each clip, draws where its 2D comes from:
 The target is always the root-relative 3D pose in the axes of the camera that made the 2D
 (x right, y down, z forward, metres). Inputs are screen-normalised with that camera's frame size
 (`posemoe.camera.normalize_screen`), exactly what `Lifter` and the video pipeline feed; the
-network's own input normalisation (`PoseMoEConfig.input_norm`) does the rest. Draws depend on
-the seed, the epoch (`set_epoch`) and the item index only, so runs repeat.
+network's own input normalisation (`PoseMoEConfig.input_norm`) does the rest. With several
+`frame_steps`, each clip takes every s-th frame for an s drawn from them (Human3.6M is filmed at
+50 frames/s; a step of 2 shows the motion as a 25 frames/s video does). Draws depend on the seed,
+the epoch (`set_epoch`) and the item index only, so runs repeat.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import torch
 from torch.utils.data import Dataset
 
 from posemoe.camera import H36M_CAMERA_IDS, Camera, normalize_screen, project_to_pixels, world_to_camera
-from posemoe.data import pad_edge, sliding_windows
+from posemoe.data import sliding_windows
 from posemoe.detector_noise import DetectorNoise
 from posemoe.errors import PoseMoEError
 from posemoe.skeleton import flip_pose
@@ -65,7 +67,7 @@ class CameraMixClips(Dataset):
     def __init__(self, sequences: SequenceABC[WorldSequence], cameras: Mapping[str, Mapping[str, Camera]], *,
                  frames: int, stride: int | None = None, p_virtual: float = 0.5, p_detected: float = 0.0,
                  noise: DetectorNoise | None = DetectorNoise(), flip: bool = True, confidence: bool = True,
-                 seed: int = 0, ranges: CameraRanges = CameraRanges()) -> None:
+                 seed: int = 0, ranges: CameraRanges = CameraRanges(), frame_steps: tuple[int, ...] = (1,)) -> None:
         if not (0.0 <= p_virtual <= 1.0 and 0.0 <= p_detected <= 1.0 and p_virtual + p_detected <= 1.0):
             raise PoseMoEError(f"camera mix: expected probabilities in [0, 1] summing to at most 1, found "
                                f"virtual {p_virtual} and detected {p_detected}")
@@ -79,6 +81,9 @@ class CameraMixClips(Dataset):
         self.confidence = confidence
         self.seed = int(seed)
         self.ranges = ranges
+        if not frame_steps or any(int(k) < 1 for k in frame_steps):
+            raise PoseMoEError(f"frame steps: expected integers >= 1, found {frame_steps}")
+        self.frame_steps = tuple(int(k) for k in frame_steps)
         self.epoch = 0
         self.clip_index: list[tuple[int, int]] = []
         for s, seq in enumerate(self.sequences):
@@ -105,7 +110,10 @@ class CameraMixClips(Dataset):
         s, start = self.clip_index[i]
         seq = self.sequences[s]
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        world = pad_edge(seq.world, self.frames, start).astype(np.float64)  # (T, 17, 3)
+        steps = self.frame_steps
+        step = steps[int(rng.integers(len(steps)))] if len(steps) > 1 else steps[0]
+        frame_ids = np.minimum(start + step * np.arange(self.frames), len(seq.world) - 1)  # edge-padded
+        world = seq.world[frame_ids].astype(np.float64)  # (T, 17, 3)
         r = rng.random()
         views = self._detection_views(seq)
         if r < self.p_virtual:
@@ -129,8 +137,7 @@ class CameraMixClips(Dataset):
             px_per_m = float(np.mean(cam.f)) / pose_cam[:, 0, 2]
             if source == "detected":
                 det = seq.detections[k]
-                n = min(len(det), len(seq.world))
-                px = pad_edge(det[:n, :, :2], self.frames, min(start, n - 1)).astype(np.float64)
+                px = det[np.minimum(frame_ids, len(det) - 1), :, :2].astype(np.float64)
             else:
                 px = project_to_pixels(pose_cam, cam)
         if self.noise is not None:

@@ -151,8 +151,10 @@ def test_init_from_a_shorter_window_warm_starts_training(h36m_npz: Path, tmp_pat
     cold_mm = validate(cold, val, 32, torch.device("cpu"), 16)
     warm_mm = validate(warm, val, 32, torch.device("cpu"), 16)
     assert warm_mm < 0.8 * cold_mm, (warm_mm, cold_mm)
-    # and training from it runs
+    # and training from it runs, keeping the starting point beside the run
     assert train(tc)["epochs_done"] == 1
+    start = read_checkpoint(tmp_path / "f9" / "init.pt")
+    assert all(torch.equal(start["model"][k], v) for k, v in state.items())
 
     with pytest.raises(PoseMoEError, match="config differs in dim"):
         train(replace(tc, out=str(tmp_path / "bad"), model_overrides={**TINY, "dim": 64}))

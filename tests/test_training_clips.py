@@ -141,3 +141,13 @@ def test_warm_start_from_one_frame_starts_at_its_accuracy(tmp_path: Path) -> Non
     # a fresh window model starts with open gates (plain attention)
     fresh = PoseMoE(PoseMoEConfig(frames=9, temporal_gate=True, **common))
     assert all(torch.equal(m, torch.ones_like(m)) for n, m in fresh.named_parameters() if n.endswith(".gate"))
+
+
+def test_frame_steps_take_every_sth_frame(h36m_npz: Path) -> None:
+    clips = _clips(h36m_npz, frames=5, p_virtual=1.0, noise=None, flip=False, frame_steps=(2,))
+    c = clips.sample(0)
+    s, start = clips.clip_index[0]
+    world = clips.sequences[s].world[start:start + 10:2].astype(np.float64)
+    np.testing.assert_allclose(c.pose_cam, c.camera.world_to_camera(world), atol=1e-6)
+    with pytest.raises(Exception, match="frame steps"):
+        _clips(h36m_npz, frame_steps=(0,))
