@@ -84,6 +84,9 @@ def build_inputs(d: Path) -> Path:
     checkpoint("tiny.pt")
     checkpoint("joints16.pt", num_joints=16)
     checkpoint("window243.pt", frames=243)
+    unknown_norm = make_checkpoint(PoseMoE(PoseMoEConfig(frames=9, dim=32, heads=4, encoder_layers=1, decoder_layers=1)))
+    unknown_norm["config"]["input_norm"] = "hip-width"  # written by a newer posemoe, say
+    save_checkpoint(unknown_norm, src / "norm_unknown.pt")
     (src / "random.pt").write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
     (src / "notes.pt").write_text("weights go here\n")
     good = (src / "tiny.pt").read_bytes()
@@ -201,6 +204,8 @@ CASES = [
     Case("ckpt_foreign", "a PyTorch file that is not a posemoe checkpoint", "video in/clip.mp4 -o out/o.mp4 -c in/foreign.pt",
          words=("foreign.pt", "expected a posemoe checkpoint")),
     Case("ckpt_16_joints", "checkpoint for 16 joints", "video in/clip.mp4 -o out/o.mp4 -c in/joints16.pt", words=("joints16.pt", "num_joints=16"), sub=True),
+    Case("ckpt_unknown_norm", "checkpoint with an input normalisation this version does not know",
+         "video in/clip.mp4 -o out/o.mp4 -c in/norm_unknown.pt", words=("norm_unknown.pt", "screen, body", "'hip-width'")),
     Case("ckpt_none", "no -c and no shipped default weights", "video in/clip.mp4 -o out/o.mp4", words=("--checkpoint",),
          skip="shipped weights present" if (ROOT / "weights" / "posemoe-default.pt").is_file() else ""),
     # --- posemoe lift: keypoint files

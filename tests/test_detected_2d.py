@@ -65,3 +65,19 @@ def test_layout_and_joint_count_errors_name_file_expected_and_found(tmp_path: Pa
     with pytest.raises(PoseMoEError) as e:  # no layout declared: 16 joints are not a Human3.6M layout
         load_positions_2d(_write(tmp_path / "bare.npz", [np.zeros((4, 16, 2))], None))
     assert "bare.npz" in str(e.value) and "17 or 32" in str(e.value) and "(4, 16, 2)" in str(e.value)
+
+
+def test_eval_with_a_file_of_unknown_layout_is_one_line(tmp_path: Path, h36m_npz: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from posemoe import PoseMoE, PoseMoEConfig
+    from posemoe.checkpoint import make_checkpoint, save_checkpoint
+
+    ckpt = save_checkpoint(make_checkpoint(PoseMoE(PoseMoEConfig(frames=3, dim=32, heads=4, encoder_layers=1,
+                                                                 decoder_layers=1))), tmp_path / "m.pt")
+    bad = _write(tmp_path / "openpose.npz", [np.zeros((4, 25, 2))], "body25")
+    r = CliRunner().invoke(app, ["eval", str(ckpt), "--data-3d", str(h36m_npz), "--data-2d", str(bad)])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "openpose.npz" in lines[0] and "'body25'" in lines[0] and "mpii16" in lines[0]
