@@ -78,6 +78,8 @@ class TrainConfig:
     detected_fraction: float = 0.0  # probability that a clip uses those detections (where they exist)
     detector_noise: bool = False  # detector-like errors on projected 2D (posemoe.detector_noise)
     frame_steps: tuple[int, ...] = (1,)  # each camera-mix clip takes every s-th frame, s drawn from these
+    gate_lr_scale: float = 10.0  # temporal gates learn at lr * this: Adam moves a parameter about lr per
+    #   step, so at lr 3e-4 a gate starting at 0 could not pass 0.3 in a 1000-step warm start
     device: str | None = None  # default: cuda if available else cpu
 
     def model_config(self) -> PoseMoEConfig:
@@ -230,11 +232,16 @@ def train(tc: TrainConfig, command: list[str] | None = None) -> dict:
                            f"{tc.batch_size}; lower --batch-size")
     total_steps = steps_per_epoch * tc.epochs
 
-    decay, no_decay = [], []
+    decay, no_decay, gates = [], [], []
     for n, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or n.endswith(("pos", "mu", "log_var", "gate")) else decay).append(p)
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr)
+        if n.endswith(".gate"):
+            gates.append(p)
+        else:
+            (no_decay if p.ndim < 2 or n.endswith(("pos", "mu", "log_var")) else decay).append(p)
+    groups = [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if gates:  # one number per head: a warm start must open them within a short run (see TrainConfig)
+        groups.append({"params": gates, "weight_decay": 0.0, "lr": tc.lr * tc.gate_lr_scale})
+    optimizer = torch.optim.AdamW(groups, lr=tc.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_lambda(s, total_steps, tc.warmup_steps, tc.min_lr_ratio))
 
