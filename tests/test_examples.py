@@ -66,3 +66,28 @@ def test_compare_learning_curves_example(tmp_path: Path) -> None:
     assert xs == [1.0, 2.0, 4.0, 5.0, 6.0, 8.0] and ys[3] == 20.0  # b's minutes counted after a's
     xs, _ = curve([tmp_path / "a" / "log.jsonl", tmp_path / "b" / "log.jsonl"], "frames")
     assert xs[3] == 40 * 8 * 27 + 10 * 16 * 27
+
+
+def test_video_stability_example(tmp_path: Path) -> None:
+    """A rigid skeleton has bone CV 0; a skeleton whose joints alternate by 1 cm has 2 cm/frame^2
+    of jitter; a track seen on too few frames is skipped."""
+    from pipeline.export import Results, save_results
+    from conftest import synthetic_motion
+
+    f = 30
+    rigid = synthetic_motion(1, seed=0)[0] - synthetic_motion(1, seed=0)[0][:1]
+    k3 = np.repeat(rigid[None, None], 2, axis=0).repeat(f, axis=1).astype(np.float32)  # (2, F, 17, 3)
+    k3[0, ::2, :, 0] += 0.01  # track 0 shakes sideways by 1 cm every other frame (bones unchanged)
+    k3[1, 5:] = np.nan  # track 1 is seen on 5 frames only
+    res = Results(frame_index=np.arange(f), time_s=np.arange(f) / 25, fps=25.0, image_size=(640, 480),
+                  track_ids=np.array([3, 7]), keypoints2d=np.full((2, f, 17, 2), 100.0),
+                  scores2d=np.ones((2, f, 17)), keypoints3d=k3)
+    save_results(tmp_path / "r.npz", res)
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "video_stability.py"), "r.npz", "--json", "s.json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "PYTHONPATH": str(EXAMPLES.parent)})
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((tmp_path / "s.json").read_text())["r.npz"]
+    assert [r["track"] for r in rows] == [3]
+    assert rows[0]["bone_cv"] < 1e-6 and abs(rows[0]["jitter_mm_per_frame2"] - 20.0) < 1e-3
+    assert "track   3 (30 frames)" in proc.stdout
