@@ -6,17 +6,16 @@ The bound, and why. On Human3.6M the shipped checkpoint's own figures (MPJPE and
 stored in the file and shown in the model card) are what the lifter achieves on clean projected
 2D. This clip adds a real detector (median 2D error ~6 px, and BlazePose's hip and head points
 are not Human3.6M's joints) and a cartoon figure seen by a camera that is not one of the
-dataset's. That gap does not shrink as the lifter improves (it grew from 30 to 38 mm from the
-preview to the default), so the bound is the card's figures plus an allowance for it: 45 mm on
-MPJPE, 27 mm on P-MPJPE.
+dataset's, so the bound is the card's figures plus an allowance for that gap: 45 mm on MPJPE,
+27 mm on P-MPJPE.
 
-Measured with the shipped default (card 39.05 / 30.16 mm, bound 84.05 / 57.16 mm): correct
-pipeline 76.6 / 54.4 mm (MPJPE / P-MPJPE). Wiring faults injected into the saved 2D and lifted
-again through `pipeline.lift.lift_tracks`: image y axis flipped 741.3 / 137.4 mm; left and right
-joints swapped 263.8 / 163.0 mm; 2D shifted by a quarter of the frame width 94.8 / 58.5 mm. All
-three are caught by both bounds, the shift by 10.8 and 1.3 mm.
-With the 1-frame preview (card 43.48 / 33.48 mm) the pipeline gave 73.6 / 51.0 mm, and with the
-earlier 27-frame preview (card 143.98 / 106.52 mm) 128.5 / 89.0 mm.
+Measured with the shipped default (card 60.08 / 40.63 mm, bound 105.08 / 67.63 mm): correct
+pipeline 95.4 / 57.7 mm (MPJPE / P-MPJPE). Wiring faults injected into the saved 2D and lifted
+again through `pipeline.lift.lift_tracks`: image y axis flipped 652.3 / 109.8 mm; left and right
+joints swapped 267.4 / 140.2 mm; both are caught by both bounds. A shift of the 2D by a quarter
+of the frame width changes nothing (95.4 / 57.7 mm): the default's body-normalised input does not
+depend on where the person is in the frame. With the previous 1-frame default (card 39.05 /
+30.16 mm, screen input) the pipeline gave 76.6 / 54.4 mm.
 """
 
 from __future__ import annotations
