@@ -207,26 +207,17 @@ def evaluate(
                     subjects=tuple(s.strip() for s in subjects.split(",") if s.strip()), flip=not no_flip,
                     stride=stride, batch_size=batch_size, device=device, max_sequences=max_sequences,
                     sequence_step=sequence_step, noise_px=noise_px, joint_dropout=joint_dropout, noise_seed=noise_seed)
-    if camera_invariance:
-        try:
-            report = evaluate_cameras(ec)
-            if json_out is not None:
-                from posemoe.evaluate import write_json
-
-                write_json(report, json_out)
-        except PoseMoEError as e:
-            _fail(str(e))
-        typer.echo(format_camera_table(report, markdown=markdown))
-        return
     try:
-        report = run_eval(ec)
+        report = evaluate_cameras(ec) if camera_invariance else run_eval(ec)
         if json_out is not None:
             from posemoe.evaluate import write_json
 
             write_json(report, json_out)
     except PoseMoEError as e:
         _fail(str(e))
-    if markdown:
+    if camera_invariance:
+        typer.echo(format_camera_table(report, markdown=markdown))
+    elif markdown:
         from posemoe.evaluate import format_markdown
 
         typer.echo(format_markdown(report))
