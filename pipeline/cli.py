@@ -132,6 +132,7 @@ def train(
     detector_noise: bool = typer.Option(False, "--detector-noise", help="Detector-like errors on projected 2D: per-clip joint offsets, per-frame jitter, missed joints."),
     velocity_weight: float = typer.Option(20.0, "--velocity-weight", min=0.0, help="Weight of the velocity term of the loss (MPJPE has weight 1). 20 suits clean 2D; with noisy 2D a smaller weight keeps a window model from smoothing at the expense of positions."),
     frame_steps: str = typer.Option("1", "--frame-steps", help="Comma-separated frame steps, e.g. 1,2: each clip takes every s-th frame for an s drawn from them (2 shows Human3.6M's 50 frames/s motion as 25 frames/s video)."),
+    look_at_person: bool = typer.Option(False, "--look-at-person", help="Feed each clip's 2D and target as seen by its camera turned to look at the person (the way lifting turns it for camera-invariant models, with the known focal length)."),
     seed: int = typer.Option(0, help="Random seed."),
     workers: int = typer.Option(0, min=0, help="DataLoader worker processes."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ...; default cuda if available."),
@@ -166,7 +167,7 @@ def train(
         save_every=save_every, init_from=str(init_from) if init_from else None, workers=workers, device=device,
         amp=not no_amp, virtual_cameras=virtual_cameras, detected_2d=str(detected_2d) if detected_2d else None,
         detected_fraction=detected_fraction, detector_noise=detector_noise, frame_steps=steps,
-        loss=LossWeights(velocity=velocity_weight))
+        look_at_person=look_at_person, loss=LossWeights(velocity=velocity_weight))
     try:
         summary = run_train(tc, command=["posemoe", *sys.argv[1:]])
     except PoseMoEError as e:
@@ -194,6 +195,7 @@ def evaluate(
     sequence_step: int = typer.Option(1, "--every", min=1, help="Only every K-th sequence (a quick check across all actions; 5 cycles through the 4 cameras), not the protocol."),
     markdown: bool = typer.Option(False, "--markdown", help="Print the per-action table as Markdown."),
     camera_invariance: bool = typer.Option(False, "--camera-invariance", help="Instead: the same test motion filmed by one of Human3.6M's cameras and by a fixed set of virtual cameras (phone, telephoto, frame edge, portrait, from above, from the floor, rolled); one row per camera with its ratio to Human3.6M's. Use --every K to take every K-th sequence."),
+    as_filmed: bool = typer.Option(False, "--as-filmed", help="Camera-invariant models: lift the 2D as filmed instead of in a camera turned to look at the person (the default, with each camera's known focal length)."),
 ) -> None:
     """Human3.6M protocols 1 and 2 (MPJPE, P-MPJPE, plus N-MPJPE, x,y and depth error, MPJVE,
     acceleration error, bone-length variation, PCK, AUC) per action. Errors in mm on root-relative
@@ -206,7 +208,8 @@ def evaluate(
                     data_2d=str(data_2d) if data_2d else None, cameras=str(cameras) if cameras else None,
                     subjects=tuple(s.strip() for s in subjects.split(",") if s.strip()), flip=not no_flip,
                     stride=stride, batch_size=batch_size, device=device, max_sequences=max_sequences,
-                    sequence_step=sequence_step, noise_px=noise_px, joint_dropout=joint_dropout, noise_seed=noise_seed)
+                    sequence_step=sequence_step, noise_px=noise_px, joint_dropout=joint_dropout, noise_seed=noise_seed,
+                    look_at_person=not as_filmed)
     try:
         report = evaluate_cameras(ec) if camera_invariance else run_eval(ec)
         if json_out is not None:
@@ -283,6 +286,8 @@ def video(
     timecode: bool = typer.Option(False, "--timecode", help="Draw the frame number and time on every frame."),
     max_people: Optional[int] = typer.Option(None, "--max-people", help="Keep at most this many people (the most confident tracks), >= 1."),
     device: Optional[str] = typer.Option(None, help="Device for lifting (and the mmpose 2D backend): cpu or cuda; default cpu."),
+    focal: Optional[float] = typer.Option(None, "--focal", help="The lens's focal length in pixels, if known; default: a 26 mm-equivalent phone lens (used to lift each person as if the camera looked straight at them)."),
+    fov: Optional[float] = typer.Option(None, "--fov", help="Instead of --focal: the horizontal field of view in degrees."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Video of people -> 2D keypoints -> tracks -> 3D poses with PoseMoE -> rendered video and data."""
@@ -293,7 +298,8 @@ def video(
         options = render_options(color_by, timecode, views3d)
         job = process_video(src, out, save=save, pose2d=pose2d, checkpoint=checkpoint, device=device, view=view,
                             max_people=max_people, progress=not quiet, log=lambda m: typer.echo(m, err=True),
-                            render_options=options, det_weights=det_weights, pose_weights=pose_weights)
+                            render_options=options, det_weights=det_weights, pose_weights=pose_weights,
+                            focal_px=focal, fov_deg=fov)
     except PoseMoEError as e:
         _fail(str(e))
     typer.echo(f"{job.frames} frames, {job.people} people tracked -> {', '.join(str(o) for o in job.outputs)}")

@@ -7,6 +7,10 @@ joint dropout fed a missed joint: all channels 0; every other joint gets confide
 network was trained on those two states only). A two-channel model has no way to be told, so it
 gets the detector's coordinates as they are.
 
+For a camera-invariant model, each person in each frame is lifted in a virtual camera turned to
+look at them and the 3D is turned back (`posemoe.view_rotation`), with the lens's focal length
+when given (`focal_px`) and a 26 mm-equivalent phone lens otherwise.
+
 Windows of all tracks are lifted together (`pipeline.window`), with test-time flip, on the
 chosen device. Output: (P, F, 17, 3) float32 metres, root-relative, camera axes (x right, y down,
 z forward), NaN where the person is absent.
@@ -20,8 +24,9 @@ import torch
 from pipeline.window import blend, gather, plan_windows, stride_for
 from posemoe.camera import normalize_screen
 from posemoe.errors import PoseMoEError
-from posemoe.lifter import predict_windows, predict_windows_routed
+from posemoe.lifter import predict_windows, predict_windows_routed, uses_view_rotation
 from posemoe.model import PoseMoE
+from posemoe.view_rotation import default_focal_px, look_at_person, screen_focal, turn_back
 
 
 def model_inputs(keypoints2d: np.ndarray, scores2d: np.ndarray, image_size: tuple[int, int], channels: int,
@@ -49,27 +54,31 @@ def model_inputs(keypoints2d: np.ndarray, scores2d: np.ndarray, image_size: tupl
 
 def lift_tracks(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
                 image_size: tuple[int, int], *, overlap: float = 0.5, flip: bool = True, batch_size: int = 256,
-                device: str | torch.device | None = None, joint_threshold: float = 0.3) -> np.ndarray:
+                device: str | torch.device | None = None, joint_threshold: float = 0.3,
+                focal_px: float | None = None) -> np.ndarray:
     """3D poses of every tracked person: (P, F, 17, 3) float32 metres, NaN where absent."""
     return _lift(model, keypoints2d, scores2d, present, image_size, overlap=overlap, flip=flip,
-                 batch_size=batch_size, device=device, joint_threshold=joint_threshold, routes=False)[0]
+                 batch_size=batch_size, device=device, joint_threshold=joint_threshold, routes=False,
+                 focal_px=focal_px)[0]
 
 
 def lift_tracks_routed(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
                        image_size: tuple[int, int], *, overlap: float = 0.5, flip: bool = True,
                        batch_size: int = 256, device: str | torch.device | None = None,
-                       joint_threshold: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+                       joint_threshold: float = 0.3, focal_px: float | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """`lift_tracks` (same windows, flip and blending, same defaults) plus the routers' expert
     probabilities per frame: returns (P, F, 17, 3) float32 metres and (P, F, L, 17, E) float32,
     L MoE layers in encoder order (`posemoe.lifter.router_layers`), blended over overlapping
     windows like the poses (so they still sum to 1 over the E experts); NaN where absent."""
     return _lift(model, keypoints2d, scores2d, present, image_size, overlap=overlap, flip=flip,
-                 batch_size=batch_size, device=device, joint_threshold=joint_threshold, routes=True)
+                 batch_size=batch_size, device=device, joint_threshold=joint_threshold, routes=True,
+                 focal_px=focal_px)
 
 
 def _lift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
           image_size: tuple[int, int], *, overlap: float, flip: bool, batch_size: int,
-          device: str | torch.device | None, joint_threshold: float, routes: bool
+          device: str | torch.device | None, joint_threshold: float, routes: bool, focal_px: float | None = None
           ) -> tuple[np.ndarray, np.ndarray | None]:
     present = np.asarray(present, dtype=bool)
     kp = np.asarray(keypoints2d)
@@ -78,6 +87,10 @@ def _lift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present
     frames = model.frames
     stride = stride_for(frames, overlap)
     x = model_inputs(kp, scores2d, image_size, model.cfg.in_channels, joint_threshold)
+    R = None
+    if uses_view_rotation(model):
+        w, h = image_size
+        x, R = look_at_person(x, screen_focal(focal_px if focal_px is not None else default_focal_px(w, h), w))
     plan = plan_windows(present, frames, stride)
     windows = gather(x, plan, frames)
     route = None
@@ -87,5 +100,7 @@ def _lift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present
     else:
         preds = predict_windows(model, windows, flip=flip, batch_size=batch_size, device=device)
     out = blend(preds, plan, present.shape, stride)
+    if R is not None:
+        out = turn_back(out, R)  # NaN where absent stays NaN
     out = out - out[:, :, :1]  # root-relative: the network's pelvis is near 0; make it exactly 0
     return out.astype(np.float32), route

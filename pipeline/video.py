@@ -339,7 +339,7 @@ def _reader_format(backend) -> str:
 
 
 def lift_all(model, tracks: Tracks, image_size: tuple[int, int], device: str | None,
-             timer: StageTimer) -> np.ndarray:
+             timer: StageTimer, focal_px: float | None = None) -> np.ndarray:
     """Every track to 3D, timed as the '3d' stage (in batches of `LIFT_FRAMES` frames, with
     `LIFT_THREADS` torch threads on the CPU; torch's own setting is restored afterwards)."""
     import torch
@@ -351,7 +351,7 @@ def lift_all(model, tracks: Tracks, image_size: tuple[int, int], device: str | N
         torch.set_num_threads(min(threads, LIFT_THREADS))
     try:
         out = lift_tracks(model, tracks.keypoints, tracks.scores, tracks.present, image_size, device=device,
-                          batch_size=lift_batch(model))
+                          batch_size=lift_batch(model), focal_px=focal_px)
     finally:
         if cpu:
             torch.set_num_threads(threads)
@@ -404,8 +404,12 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
                   checkpoint: Path | None = None, device: str | None = None, view: str = "side-by-side",
                   max_people: int | None = None, progress: bool = True,
                   log: Callable[[str], None] = print, render_options: dict | None = None,
-                  det_weights: Path | None = None, pose_weights: Path | None = None) -> JobResult:
+                  det_weights: Path | None = None, pose_weights: Path | None = None,
+                  focal_px: float | None = None, fov_deg: float | None = None) -> JobResult:
     """`posemoe video`: the whole job for one clip. `out` (.mp4) and/or `save` (.npz|.json).
+
+    focal_px, fov_deg: the lens's focal length in pixels or horizontal field of view in degrees,
+    if known (`posemoe.view_rotation`; default a 26 mm-equivalent phone lens).
 
     det_weights, pose_weights: local checkpoints for the mmpose 2D backend (else its cache).
 
@@ -430,9 +434,20 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
         check_output_path(out, [src], (".mp4",))
     if save is not None:
         check_output_path(save, [src] + ([out] if out else []), (".npz", ".json"))
+    if focal_px is not None and fov_deg is not None:
+        raise PoseMoEError("--focal and --fov both given: pass one of them (the focal length in pixels or the field of view)")
+    if focal_px is not None and not (focal_px > 0 and math.isfinite(focal_px)):
+        raise PoseMoEError(f"--focal {focal_px:g}: expected the focal length in pixels, a positive number such as 1400")
     t_job = time.perf_counter()
     timer = StageTimer()
     info = probe(src)
+    if fov_deg is not None:
+        from posemoe.view_rotation import focal_from_fov
+
+        try:
+            focal_px = focal_from_fov(fov_deg, info.width)
+        except PoseMoEError:
+            raise PoseMoEError(f"--fov {fov_deg:g}: expected the horizontal field of view in degrees, between 1 and 179") from None
     model, _, ckpt_path = load_model(checkpoint, device)  # fail early on a bad checkpoint
     timer.add("setup", time.perf_counter() - t_job)
     if pose2d == "auto":
@@ -460,7 +475,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
     tracks = tracker.finalize(n)
     if tracks.num_people == 0:
         log(f"[video] no person found in any of the {n} frames; the output shows the video unchanged")
-    pose3d = lift_all(model, tracks, (info.width, info.height), device, timer)
+    pose3d = lift_all(model, tracks, (info.width, info.height), device, timer, focal_px)
     outputs = []
     if out is not None:
         renderer = Renderer(tracks.keypoints, tracks.scores, pose3d, tracks.track_ids, (info.width, info.height),

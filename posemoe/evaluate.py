@@ -24,7 +24,8 @@ from posemoe.checkpoint import load_checkpoint
 from posemoe.errors import PoseMoEError
 from posemoe.camera import H36M_CAMERA_IDS, load_h36m_cameras, normalize_screen, project_to_pixels, world_to_camera
 from posemoe.data import TEST_SUBJECTS, action_base_name, load_h36m, load_positions_3d, perturb_keypoints
-from posemoe.lifter import lift_normalized, match_channels
+from posemoe.lifter import lift_normalized, match_channels, uses_view_rotation
+from posemoe.view_rotation import screen_focal
 from posemoe.virtual_camera import EVAL_CAMERAS, eval_camera
 from posemoe.metrics import (accel_error, auc, bone_length_cv, depth_error_per_frame, mpjpe_per_frame, mpjve,
                              n_mpjpe_per_frame, p_mpjpe_per_frame, pck, xy_error_per_frame)
@@ -56,6 +57,16 @@ class EvalConfig:
     noise_px: float = 0.0  # perturb the 2D input: Gaussian noise, pixels (see data.perturb_keypoints)
     joint_dropout: float = 0.0  # perturb the 2D input: probability of dropping a joint
     noise_seed: int = 0  # the perturbation of sequence i is drawn from default_rng([noise_seed, i])
+    look_at_person: bool = True  # camera-invariant models: lift in a camera turned to the person (known intrinsics)
+
+
+def _view(model, ec: "EvalConfig", f_px: float, c_px, size: tuple[int, int]) -> dict:
+    """`lift_normalized`'s focal and principal point (screen units) for a camera with focal length
+    `f_px` and principal point `c_px` (pixels), or nothing when the view is not turned."""
+    if not (ec.look_at_person and uses_view_rotation(model)):
+        return {}
+    w, h = size
+    return {"focal": screen_focal(float(f_px), w), "principal": (float(c_px[0]) / w * 2 - 1, float(c_px[1]) / w * 2 - h / w)}
 
 
 class _Pool:
@@ -99,7 +110,8 @@ def evaluate(ec: EvalConfig, progress: bool = True) -> dict:
     """Run the evaluation and return the report (per action, average over actions, settings)."""
     device = torch.device(ec.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model, ckpt = load_checkpoint(ec.checkpoint, device=device)
-    sequences = load_h36m(ec.data_3d, ec.data_2d, ec.cameras).sequences(ec.subjects)
+    h36m = load_h36m(ec.data_3d, ec.data_2d, ec.cameras)
+    sequences = h36m.sequences(ec.subjects)
     if ec.sequence_step < 1:
         raise PoseMoEError(f"sequence_step: expected an integer >= 1, found {ec.sequence_step}")
     sequences = sequences[:: ec.sequence_step]
@@ -121,7 +133,9 @@ def evaluate(ec: EvalConfig, progress: bool = True) -> dict:
             x = match_channels(x, want_c)
         else:
             x = match_channels(seq.pose2d, want_c)
-        pred = lift_normalized(model, x, stride=ec.stride, flip=ec.flip, batch_size=ec.batch_size, device=device)
+        cam = h36m.cameras[seq.subject][seq.camera]
+        pred = lift_normalized(model, x, stride=ec.stride, flip=ec.flip, batch_size=ec.batch_size, device=device,
+                               **_view(model, ec, float(np.mean(cam.f)), cam.c, seq.image_size))
         pred_mm = (pred - pred[:, :1]).astype(np.float64) * 1000.0
         gt_mm = (seq.pose3d - seq.pose3d[:, :1]).astype(np.float64) * 1000.0
         pools.setdefault(action_base_name(seq.action), _Pool()).add(pred_mm, gt_mm)
@@ -188,15 +202,18 @@ def evaluate_cameras(ec: EvalConfig, camera_names: tuple[str, ...] | None = None
                 pose_cam = world_to_camera(world, cam)
                 px = project_to_pixels(pose_cam, cam)
                 size = (cam.res_w, cam.res_h)
+                view = _view(model, ec, float(np.mean(cam.f)), cam.c, size)
             else:
                 vc = eval_camera(next(s for s in specs if s.name == name), world[:, 0].mean(axis=0), i)
                 pose_cam = vc.world_to_camera(world)
                 px = vc.project(pose_cam)
                 size = (vc.res_w, vc.res_h)
+                view = _view(model, ec, vc.f, vc.c, size)
             outside.append(float(np.mean((px[..., 0] < 0) | (px[..., 0] >= size[0]) | (px[..., 1] < 0)
                                          | (px[..., 1] >= size[1]))))
             x = match_channels(normalize_screen(px, *size).astype(np.float32), want_c)
-            pred = lift_normalized(model, x, stride=ec.stride, flip=ec.flip, batch_size=ec.batch_size, device=device)
+            pred = lift_normalized(model, x, stride=ec.stride, flip=ec.flip, batch_size=ec.batch_size, device=device,
+                                   **view)
             pred_mm = (pred - pred[:, :1]).astype(np.float64) * 1000.0
             gt_mm = (pose_cam - pose_cam[:, :1]) * 1000.0
             pool.add(pred_mm, gt_mm)
@@ -211,6 +228,7 @@ def evaluate_cameras(ec: EvalConfig, camera_names: tuple[str, ...] | None = None
         "checkpoint": ec.checkpoint,
         "settings": {"subjects": list(ec.subjects), "sequence_step": ec.sequence_step, "sequences": len(seqs),
                      "flip": ec.flip, "stride": ec.stride or model.frames, "window": model.frames,
+                     "look_at_person": bool(ec.look_at_person and uses_view_rotation(model)),
                      "two_d": "exact projection through each camera"},
         "cameras": {"h36m": "Human3.6M's own cameras (camera i mod 4 for the i-th sequence)",
                     **{s.name: s.description for s in specs}},

@@ -19,6 +19,7 @@ from posemoe.checkpoint import load_checkpoint
 from posemoe.errors import PoseMoEError
 from posemoe.model import PoseMoE
 from posemoe.skeleton import H36M17, flip_pose
+from posemoe.view_rotation import default_focal_px, look_at_person, screen_focal, turn_back
 
 # the shipped default lifting model (model card: weights/README.md)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "posemoe-default.pt"
@@ -117,19 +118,33 @@ def predict_windows_routed(model: PoseMoE, windows: np.ndarray | torch.Tensor, *
     return poses, routes
 
 
+def uses_view_rotation(model: PoseMoE) -> bool:
+    """Whether inputs to `model` are turned to look at the person (`posemoe.view_rotation`): for
+    camera-invariant models (``input_norm="body"``), whose input no longer says where in the
+    frame the person is; screen-normalised models see that themselves."""
+    return model.cfg.input_norm == "body"
+
+
 def lift_normalized(model: PoseMoE, x: np.ndarray, *, stride: int | None = None, flip: bool = True,
-                    batch_size: int = 64, device: str | torch.device | None = None) -> np.ndarray:
+                    batch_size: int = 64, device: str | torch.device | None = None,
+                    focal: float | None = None, principal: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Run `model` over a whole sequence of screen-normalised inputs.
 
-    x: (N, J, C) with C = model.cfg.in_channels. Returns (N, J, 3) float32 metres.
+    x: (N, J, C) with C = model.cfg.in_channels. Returns (N, J, 3) float32 metres, camera axes.
     stride: window step; default `model.frames` (no overlap, each frame predicted once). Smaller
     strides overlap windows and blend them.
+    focal, principal: the camera's focal length and principal point in screen units
+    (`posemoe.view_rotation.screen_focal`); with a focal length, each frame is lifted in a
+    virtual camera turned to look at the person and the 3D turned back (`look_at_person`).
     """
     frames = model.frames
     stride = stride or frames
     if not 1 <= stride <= frames:
         raise PoseMoEError(f"stride must be between 1 and the window length {frames}, got {stride}")
     n = x.shape[0]
+    R = None
+    if focal is not None:
+        x, R = look_at_person(x, focal, principal)
     starts = window_starts(n, frames, stride)
     idx = np.minimum(np.arange(frames)[None, :] + np.asarray(starts)[:, None], n - 1)  # (W, T) edge padding
     preds = predict_windows(model, x[idx], flip=flip, batch_size=batch_size, device=device)  # (W, T, J, 3)
@@ -140,7 +155,10 @@ def lift_normalized(model: PoseMoE, x: np.ndarray, *, stride: int | None = None,
         m = min(frames, n - s)  # frames of this window that are real, not padding
         acc[s:s + m] += preds[k, :m] * w[:m, None, None]
         wsum[s:s + m] += w[:m]
-    return (acc / wsum[:, None, None]).astype(np.float32)
+    out = acc / wsum[:, None, None]
+    if R is not None:
+        out = turn_back(out, R)
+    return out.astype(np.float32)
 
 
 class Lifter:
@@ -148,11 +166,17 @@ class Lifter:
 
     >>> lifter = Lifter.from_checkpoint("weights/posemoe-default.pt")
     >>> pose3d = lifter(keypoints, image_size=(1920, 1080))  # (T, 17, 2|3) -> (T, 17, 3)
+
+    For a camera-invariant model, each frame is lifted as if the camera looked straight at the
+    person and the 3D is turned back into the real camera's axes (`posemoe.view_rotation`);
+    pass the lens's focal length in pixels as ``focal_px`` when it is known (default: a
+    26 mm-equivalent phone lens). ``look_at_person=False`` lifts the keypoints as they are.
     """
 
     def __init__(self, model: PoseMoE, checkpoint: dict | None = None, *, flip: bool = True,
-                 overlap: float = 0.5, batch_size: int = 64) -> None:
+                 overlap: float = 0.5, batch_size: int = 64, look_at_person: bool = True) -> None:
         self.model = model.eval()
+        self.look_at_person = look_at_person
         self.checkpoint = checkpoint or {}
         self.flip = flip
         self.stride = max(1, int(round(model.frames * (1.0 - overlap))))
@@ -173,7 +197,8 @@ class Lifter:
     def frames(self) -> int:
         return self.model.frames
 
-    def __call__(self, keypoints: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    def __call__(self, keypoints: np.ndarray, image_size: tuple[int, int], focal_px: float | None = None
+                 ) -> np.ndarray:
         kp = np.asarray(keypoints, dtype=np.float32)
         j = self.model.cfg.num_joints
         if kp.ndim != 3 or kp.shape[1] != j or kp.shape[2] not in (2, 3) or kp.shape[0] < 1:
@@ -185,5 +210,9 @@ class Lifter:
         if not np.isfinite(kp).all():
             raise PoseMoEError("keypoints: found NaN or infinite values; fill or drop missing frames first")
         x = match_channels(normalize_screen(kp, w, h), self.model.cfg.in_channels)
-        out = lift_normalized(self.model, x, stride=self.stride, flip=self.flip, batch_size=self.batch_size)
+        focal = None
+        if self.look_at_person and uses_view_rotation(self.model):
+            focal = screen_focal(focal_px if focal_px is not None else default_focal_px(w, h), w)
+        out = lift_normalized(self.model, x, stride=self.stride, flip=self.flip, batch_size=self.batch_size,
+                              focal=focal)
         return out - out[:, :1]  # the network's pelvis is near 0; make it exactly 0

@@ -78,6 +78,7 @@ class TrainConfig:
     detected_fraction: float = 0.0  # probability that a clip uses those detections (where they exist)
     detector_noise: bool = False  # detector-like errors on projected 2D (posemoe.detector_noise)
     frame_steps: tuple[int, ...] = (1,)  # each camera-mix clip takes every s-th frame, s drawn from these
+    look_at_person: bool = False  # camera-mix clips: 2D and target in a camera turned to the person (view_rotation)
     gate_lr_scale: float = 10.0  # temporal gates learn at lr * this: Adam moves a parameter about lr per
     #   step, so at lr 3e-4 a gate starting at 0 could not pass 0.3 in a 1000-step warm start
     device: str | None = None  # default: cuda if available else cpu
@@ -165,7 +166,8 @@ def init_from_checkpoint(model: PoseMoE, path: str | Path) -> dict:
 
 def build_datasets(tc: TrainConfig, frames: int) -> tuple[ClipDataset | CameraMixClips, ClipDataset | None]:
     data = load_h36m(tc.data_3d, tc.data_2d, tc.cameras)
-    if tc.virtual_cameras > 0 or tc.detected_2d or tc.detector_noise or tuple(tc.frame_steps) != (1,):
+    if (tc.virtual_cameras > 0 or tc.detected_2d or tc.detector_noise or tuple(tc.frame_steps) != (1,)
+            or tc.look_at_person):
         detections = load_positions_2d(tc.detected_2d) if tc.detected_2d else None
         seqs = world_sequences(data.positions_3d, tc.train_subjects, detections)
         if not seqs:
@@ -173,7 +175,8 @@ def build_datasets(tc: TrainConfig, frames: int) -> tuple[ClipDataset | CameraMi
         train = CameraMixClips(seqs, data.cameras, frames=frames, stride=tc.stride or max(1, frames // 3),
                                p_virtual=tc.virtual_cameras, p_detected=tc.detected_fraction if detections else 0.0,
                                noise=DetectorNoise() if tc.detector_noise else None, flip=tc.flip,
-                               confidence=tc.confidence, seed=tc.seed, frame_steps=tuple(tc.frame_steps))
+                               confidence=tc.confidence, seed=tc.seed, frame_steps=tuple(tc.frame_steps),
+                               look_at_person=tc.look_at_person)
     else:
         train = ClipDataset(data.sequences(tc.train_subjects), frames=frames, stride=tc.stride or max(1, frames // 3),
                             flip=tc.flip, noise_px=tc.noise_px, joint_dropout=tc.joint_dropout, confidence=tc.confidence,

@@ -12,7 +12,10 @@ each clip, draws where its 2D comes from:
   distortion, plus detector-like errors.
 
 The target is always the root-relative 3D pose in the axes of the camera that made the 2D
-(x right, y down, z forward, metres). Inputs are screen-normalised with that camera's frame size
+(x right, y down, z forward, metres). With `look_at_person`, that camera is first turned to look
+at the person in each frame (`posemoe.view_rotation`, with the camera's own focal length and
+principal point), as `Lifter` and the video pipeline turn it for camera-invariant models: the 2D
+and the target are both in the turned camera. Inputs are screen-normalised with that camera's frame size
 (`posemoe.camera.normalize_screen`), exactly what `Lifter` and the video pipeline feed; the
 network's own input normalisation (`PoseMoEConfig.input_norm`) does the rest. With several
 `frame_steps`, each clip takes every s-th frame for an s drawn from them (Human3.6M is filmed at
@@ -34,6 +37,7 @@ from posemoe.data import sliding_windows
 from posemoe.detector_noise import DetectorNoise
 from posemoe.errors import PoseMoEError
 from posemoe.skeleton import flip_pose
+from posemoe.view_rotation import look_at_person as turn_to_person, screen_focal
 from posemoe.virtual_camera import CameraRanges, sample_camera
 
 SOURCES = ("virtual", "h36m", "detected")
@@ -61,13 +65,16 @@ class ClipSample:
     pixels: np.ndarray  # (T, 17, 2) 2D before normalisation, after noise
     image_size: tuple[int, int]
     flipped: bool
+    focal_px: float  # the camera's focal length, pixels
+    rotation: np.ndarray  # (T, 3, 3) real camera axes -> the axes of `y` (identity unless turned to the person)
 
 
 class CameraMixClips(Dataset):
     def __init__(self, sequences: SequenceABC[WorldSequence], cameras: Mapping[str, Mapping[str, Camera]], *,
                  frames: int, stride: int | None = None, p_virtual: float = 0.5, p_detected: float = 0.0,
                  noise: DetectorNoise | None = DetectorNoise(), flip: bool = True, confidence: bool = True,
-                 seed: int = 0, ranges: CameraRanges = CameraRanges(), frame_steps: tuple[int, ...] = (1,)) -> None:
+                 seed: int = 0, ranges: CameraRanges = CameraRanges(), frame_steps: tuple[int, ...] = (1,),
+                 look_at_person: bool = False) -> None:
         if not (0.0 <= p_virtual <= 1.0 and 0.0 <= p_detected <= 1.0 and p_virtual + p_detected <= 1.0):
             raise PoseMoEError(f"camera mix: expected probabilities in [0, 1] summing to at most 1, found "
                                f"virtual {p_virtual} and detected {p_detected}")
@@ -84,6 +91,7 @@ class CameraMixClips(Dataset):
         if not frame_steps or any(int(k) < 1 for k in frame_steps):
             raise PoseMoEError(f"frame steps: expected integers >= 1, found {frame_steps}")
         self.frame_steps = tuple(int(k) for k in frame_steps)
+        self.look_at_person = bool(look_at_person)
         self.epoch = 0
         self.clip_index: list[tuple[int, int]] = []
         for s, seq in enumerate(self.sequences):
@@ -128,12 +136,14 @@ class CameraMixClips(Dataset):
             pose_cam = cam.world_to_camera(world)
             px = cam.project(pose_cam)
             size = (cam.res_w, cam.res_h)
+            focal_px, principal = float(cam.f), np.asarray(cam.c, dtype=np.float64)
             px_per_m = cam.f / pose_cam[:, 0, 2]
         else:
             k = int(rng.choice(views)) if source == "detected" else int(rng.integers(len(H36M_CAMERA_IDS)))
             cam = self.cameras[seq.subject][H36M_CAMERA_IDS[k]]
             pose_cam = world_to_camera(world, cam)
             size = (cam.res_w, cam.res_h)
+            focal_px, principal = float(np.mean(cam.f)), np.asarray(cam.c, dtype=np.float64)
             px_per_m = float(np.mean(cam.f)) / pose_cam[:, 0, 2]
             if source == "detected":
                 det = seq.detections[k]
@@ -147,11 +157,18 @@ class CameraMixClips(Dataset):
             x = np.concatenate([x, np.ones_like(x[..., :1])], axis=-1)
         x[~found] = 0.0
         y = (pose_cam - pose_cam[:, :1]).astype(np.float32)
+        rotation = np.broadcast_to(np.eye(3, dtype=np.float32), (len(x), 3, 3))
+        if self.look_at_person:
+            w, h = size
+            x, rotation = turn_to_person(x, screen_focal(focal_px, w),
+                                         (principal[0] / w * 2 - 1, principal[1] / w * 2 - h / w))
+            y = np.einsum("tab,tjb->tja", rotation, y).astype(np.float32)
         flipped = bool(self.flip and rng.random() < 0.5)
         if flipped:
             x, y = flip_pose(x), flip_pose(y)
         return ClipSample(x=np.ascontiguousarray(x), y=np.ascontiguousarray(y), source=source, camera=cam,
-                          pose_cam=pose_cam, pixels=px, image_size=size, flipped=flipped)
+                          pose_cam=pose_cam, pixels=px, image_size=size, flipped=flipped, focal_px=focal_px,
+                          rotation=np.asarray(rotation))
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.sample(i)

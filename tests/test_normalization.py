@@ -101,34 +101,45 @@ def _tiny(frames: int, **kw) -> PoseMoE:
 
 
 def test_training_lifter_and_video_pipeline_feed_the_network_the_same(h36m_npz) -> None:
-    """A training clip's 2D, given as pixels to `Lifter` and to the video pipeline's lifting,
-    gives the network the very input training gave it: the predictions agree exactly."""
+    """A training clip's 2D, given as pixels to `Lifter` and to the video pipeline's lifting
+    with the clip camera's focal length, gives the network the very input training gave it (both
+    turn the camera to look at the person): the predictions agree exactly, in the real camera's
+    axes once the turn is undone."""
     from pipeline.lift import lift_tracks
     from posemoe.data import load_positions_3d
+    from posemoe.view_rotation import turn_back
 
     model = _tiny(frames=9)
     seqs = world_sequences(load_positions_3d(h36m_npz), ["S1"])
     clips = CameraMixClips(seqs, load_h36m_cameras(), frames=9, p_virtual=1.0, noise=None, flip=False,
-                           confidence=True, seed=3)
-    sample = clips.sample(0)
+                           confidence=True, seed=3, look_at_person=True)
+    sample = next(c for c in map(clips.sample, range(40)) if abs(c.rotation[0, 2, 2]) < 0.99)  # an off-axis view
     with torch.no_grad():
         trained_on = model(torch.tensor(sample.x)[None]).pose3d[0].numpy()
-    trained_on = trained_on - trained_on[:, :1]
+    trained_on = turn_back(trained_on - trained_on[:, :1], sample.rotation)
+    np.testing.assert_allclose(turn_back(sample.y, sample.rotation), sample.pose_cam - sample.pose_cam[:, :1],
+                               atol=1e-5)
     lifter = Lifter(model, flip=False, overlap=0.0)
-    via_lifter = lifter(sample.pixels.astype(np.float32), image_size=sample.image_size)
+    via_lifter = lifter(sample.pixels.astype(np.float32), image_size=sample.image_size, focal_px=sample.focal_px)
     np.testing.assert_allclose(via_lifter, trained_on, atol=1e-4)
     kp = sample.pixels[None].astype(np.float32)
     via_video = lift_tracks(model, kp, np.ones(kp.shape[:-1], np.float32), np.ones((1, 9), bool),
-                            sample.image_size, overlap=0.0, flip=False)[0]
+                            sample.image_size, overlap=0.0, flip=False, focal_px=sample.focal_px)[0]
     np.testing.assert_allclose(via_video, trained_on, atol=1e-4)
+    # without the turn, the off-axis view is a different input: the check above can fail
+    as_filmed = Lifter(model, flip=False, overlap=0.0, look_at_person=False)(
+        sample.pixels.astype(np.float32), image_size=sample.image_size)
+    assert np.abs(as_filmed - trained_on).max() > 1e-3
     # and it is the body normalisation that makes the image size irrelevant: a screen model differs
     screen = PoseMoE(PoseMoEConfig(**{**model.cfg.to_dict(), "input_norm": "screen"})).eval()
     screen.load_state_dict(model.state_dict())
     other_size = Lifter(screen, flip=False, overlap=0.0)(sample.pixels.astype(np.float32), image_size=(4000, 4000))
     same_size = Lifter(screen, flip=False, overlap=0.0)(sample.pixels.astype(np.float32), image_size=sample.image_size)
     assert np.abs(other_size - same_size).max() > 1e-3
-    body_other = lifter(sample.pixels.astype(np.float32), image_size=(4000, 4000))
-    np.testing.assert_allclose(body_other, via_lifter, atol=1e-4)
+    # (as filmed: with the turn, the image size also says where the optical axis is)
+    body_other = Lifter(model, flip=False, overlap=0.0, look_at_person=False)(
+        sample.pixels.astype(np.float32), image_size=(4000, 4000))
+    np.testing.assert_allclose(body_other, as_filmed, atol=1e-4, rtol=1e-4)
 
 
 def test_checkpoint_records_its_normalisation(tmp_path) -> None:
