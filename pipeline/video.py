@@ -456,7 +456,8 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
         name, reason = pose2d, "chosen with --pose2d"
     if name != "mmpose" and pose2d != "auto" and (det_weights or pose_weights):
         raise PoseMoEError(f"--det-weights/--pose-weights are for --pose2d mmpose (or auto), not {pose2d}")
-    backend_options = dict(det_weights=det_weights, pose_weights=pose_weights, device=device) if name == "mmpose" else {}
+    backend_options = (dict(det_weights=det_weights, pose_weights=pose_weights, device=device) if name == "mmpose"
+                       else {"max_people": max_people})
     log(f"[video] {src.name}: {info.width}x{info.height}, {info.fps:.2f} fps, ~{info.frame_count} frames; "
         f"2D: {name} ({reason}); 3D: {ckpt_path.name}")
     warned: list[str] = []

@@ -339,6 +339,8 @@ def test_resolve_auto_and_make_backend_here(tmp_path: Path) -> None:
     with make_backend("keypoints", path=path) as backend:
         assert isinstance(backend, KeypointFileBackend) and backend.fps is None and backend.image_size is None
     with make_backend("auto", min_detection_confidence=0.6) as backend:
+        assert backend.multi_person and backend.min_detection_confidence == 0.6
+    with make_backend("auto", min_detection_confidence=0.6, max_people=1) as backend:
         assert isinstance(backend, MediaPipeBackend) and backend.min_detection_confidence == 0.6
 
 

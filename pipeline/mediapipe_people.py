@@ -1,0 +1,360 @@
+"""Everyone in the frame with MediaPipe, offline: the ``mediapipe`` 2D backend.
+
+MediaPipe's Tasks ``PoseLandmarker`` (BlazePose: a person detector, then a 33-landmark model on
+each person) runs from a bundle built out of the installed wheel (`pipeline.mediapipe_bundle`).
+Its person detector looks at a 224x224 view of whatever image it is given, so in a 1920x1080
+frame a person shorter than about a fifth of the frame's height is easily missed; and finding
+people afresh in every frame costs a detector run plus one landmark run per person.
+
+How people are found and followed here:
+
+- **Discovery**: the first frame is searched whole; after that, every frame searches one region
+  in turn (`discovery_regions`): the whole frame, then overlapping square tiles of `tile`
+  pixels and of twice that, so that small, far people are seen at several times the
+  resolution, at the cost of about one detector run per frame. The detector finds a person
+  about a quarter to a half of the height of the image it is given, so with 432-pixel tiles
+  people down to about 110 pixels are found within one round (25 frames at 1920x1080, 9 at
+  1280x720).
+- **Following**: each person found gets a landmarker in video mode, given a crop of the frame
+  around where they were (the box of their last landmarks, enlarged by `crop_margin` on each
+  side, or by `small_crop_margin` for a person under `small_person` of the frame's height, whom
+  the detector finds only with more of the scene around them; at least `min_crop` pixels). In video mode MediaPipe follows the person from their previous landmarks
+  and skips the detector, so following costs about one landmark run per person and frame. The
+  crop may hold someone else too: the other followed people are greyed out in it except where
+  they overlap the person's own box (two people hugging), and the landmarks kept are those
+  whose box overlaps the person's previous box most. A person whose landmarks are not found in their
+  crop (no box overlapping the previous one by `follow_iou`), or whose follower has drifted
+  onto someone already followed, is looked for again in the same place on the next frames and
+  dropped after `max_misses` frames in a row (then discovery finds them again).
+- **What counts as a person**: `plausible_person` (enough confident joints, shoulders and
+  hips among them, and body proportions that rule out the detector's ghosts); a candidate that is the same as one already kept (boxes
+  overlapping by `same_person_iou`, or nearly the same keypoints, or a box lying almost wholly
+  inside a more confident person's box with a similar top or bottom edge, a part of that person
+  seen as a whole) is not added, and a candidate whose box overlaps a followed person's by
+  `new_person_iou` is taken for a part of them (people that close are found once they part).
+
+Each `Detection`: the 33 landmarks in frame pixels mapped to Human3.6M-17
+(`posemoe.skeleton.blazepose33_to_h36m17`), scores = landmark visibility, box from the
+keypoints, person score = mean joint score. Linking detections into tracks with stable ids is
+the tracker's work (`pipeline.track.Tracker`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pipeline.track import Detection, box_from_keypoints
+from posemoe.errors import PoseMoEError
+from posemoe.skeleton import blazepose33_to_h36m17
+
+
+def tile_grid(width: int, height: int, tile: int, overlap: float = 0.2) -> list[tuple[int, int, int, int]]:
+    """Square tiles (x0, y0, x1, y1) of side `tile` px covering the frame with at least `overlap`
+    of a tile shared between neighbours; none when the frame is not larger than one tile."""
+    if tile <= 0 or max(width, height) <= tile * 1.05:
+        return []
+    side_w, side_h = min(tile, width), min(tile, height)
+
+    def starts(length: int, side: int) -> list[int]:
+        if length <= side:
+            return [0]
+        n = math.ceil((length - side) / (side * (1.0 - overlap))) + 1
+        return [round(i * (length - side) / (n - 1)) for i in range(n)]
+
+    return [(x, y, x + side_w, y + side_h) for y in starts(height, side_h) for x in starts(width, side_w)]
+
+
+def discovery_regions(width: int, height: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """The regions discovery searches in turn: the whole frame, then tiles of side `tile`,
+    2 * `tile`, 4 * `tile` ... while smaller than the frame's shorter side. The detector finds people about a
+    quarter to a half of its image's height, so each level covers the sizes between the next
+    smaller and the next larger one. On frames whose shorter side exceeds 2.5 * `tile` (above
+    1080p), the smallest tile grows with the frame so that one round stays short."""
+    if tile <= 0:
+        return [(0, 0, width, height)]
+    side = max(tile, round(min(width, height) / 2.5))
+    regions = [(0, 0, width, height)]
+    while side < min(width, height):  # square tiles only; larger ones are nearly the whole frame
+        regions += tile_grid(width, height, side)
+        side *= 2
+    return regions
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def same_person(a: Detection, b: Detection, iou: float) -> bool:
+    """Whether `a` is `b` seen again (see the module docstring): boxes overlapping by `iou`,
+    keypoints that nearly coincide, or `a`'s box almost wholly inside `b`'s sharing its top or
+    bottom edge (a part of `b`)."""
+    if box_iou(a.box, b.box) >= iou:
+        return True
+    ix = max(0.0, min(a.box[2], b.box[2]) - max(a.box[0], b.box[0]))
+    iy = max(0.0, min(a.box[3], b.box[3]) - max(a.box[1], b.box[1]))
+    area_a = max((a.box[2] - a.box[0]) * (a.box[3] - a.box[1]), 1e-9)
+    b_h = max(b.box[3] - b.box[1], 1.0)
+    edge = min(abs(a.box[1] - b.box[1]), abs(a.box[3] - b.box[3])) < 0.1 * b_h
+    if ix * iy / area_a > 0.85 and edge:
+        return True
+    both = (a.scores > 0.3) & (b.scores > 0.3)
+    if both.sum() < 6:
+        return False
+    size = max(a.box[2] - a.box[0], a.box[3] - a.box[1], 1.0)
+    return float(np.median(np.linalg.norm(a.keypoints[both] - b.keypoints[both], axis=-1))) < 0.08 * size
+
+
+_TORSO = (1, 4, 11, 14)  # Human3.6M-17: right hip, left hip, left shoulder, right shoulder
+
+
+def plausible_person(kp: np.ndarray, sc: np.ndarray, min_joints: int = 8, min_torso_px: float = 16.0,
+                     min_lying_torso_px: float = 60.0) -> bool:
+    """Whether Human3.6M-17 keypoints look like a person rather than a detector's ghost (a
+    loudspeaker or a table edge seen as a tiny, collapsed body): at least `min_joints` joints
+    with score >= 0.5, shoulders and hips among them; mean score >= 0.7; a torso (mid-shoulder
+    to mid-hip) of at least `min_torso_px` pixels; legs (hip-knee-ankle, mean of both sides) at
+    least 0.85 torso lengths; and a torso under `min_lying_torso_px` must be within 60 degrees
+    of upright (small bodies lying flat are table edges and shelves far more often than people).
+    The legs rule also turns away people seen with their legs pointing at the camera (sitting
+    facing it): a limitation of this backend."""
+    if (sc >= 0.5).sum() < min_joints or not (sc[list(_TORSO)] >= 0.5).all() or sc.mean() < 0.7:
+        return False
+    up = (kp[11] + kp[14]) / 2 - (kp[1] + kp[4]) / 2
+    torso = float(np.linalg.norm(up))
+    if torso < min_lying_torso_px and abs(up[1]) < 0.5 * torso:  # more than 60 degrees from upright
+        return False
+    legs = 0.5 * sum(float(np.linalg.norm(kp[a] - kp[b])) for a, b in ((1, 2), (2, 3), (4, 5), (5, 6)))
+    return torso >= min_torso_px and legs >= 0.85 * torso
+
+
+@dataclass
+class _Follower:
+    landmarker: Any
+    detection: Detection
+    stamp_ms: int = 0
+    misses: int = 0  # frames in a row without landmarks
+    seen: bool = True  # landmarks found in the latest frame
+
+
+class MediaPipePeopleBackend:
+    """MediaPipe for any number of people (see the module docstring); a `PoseBackend`.
+
+    max_people: at most this many people followed at once.
+    tile: side of the square discovery tiles in pixels (0: no tiles, the whole frame only).
+    """
+
+    name = "mediapipe"
+    multi_person = True
+    input_format = "rgb24"
+
+    def __init__(self, max_people: int = 8, tile: int = 432,
+                 min_detection_confidence: float = 0.3, min_tracking_confidence: float = 0.5,
+                 crop_margin: float = 0.35, min_crop: int = 160, same_person_iou: float = 0.5,
+                 min_joints: int = 8, follow_iou: float = 0.3, max_misses: int = 3,
+                 new_person_iou: float = 0.25, small_person: float = 0.25, small_crop_margin: float = 0.75) -> None:
+        if isinstance(max_people, bool) or int(max_people) != max_people or max_people < 1:
+            raise PoseMoEError(f"max_people: expected a whole number >= 1, found {max_people}")
+        for what, value in (("min_detection_confidence", min_detection_confidence),
+                            ("min_tracking_confidence", min_tracking_confidence)):
+            if not 0.0 <= float(value) <= 1.0:
+                raise PoseMoEError(f"MediaPipePeopleBackend: {what} must be in [0, 1], found {value}")
+        from pipeline.keypoints2d import _filtered_native_stderr
+        from pipeline.mediapipe_bundle import ensure_bundle
+
+        self._quiet = _filtered_native_stderr
+        self.bundle = ensure_bundle()
+        self.max_people = int(max_people)
+        if isinstance(tile, bool) or int(tile) != tile or tile < 0:
+            raise PoseMoEError(f"tile: expected a whole number of pixels >= 0, found {tile}")
+        self.tile = int(tile)
+        self.min_joints = int(min_joints)
+        self.follow_iou = float(follow_iou)
+        self.max_misses = int(max_misses)
+        self.new_person_iou = float(new_person_iou)
+        self.small_person, self.small_crop_margin = float(small_person), float(small_crop_margin)
+        self.min_detection_confidence = float(min_detection_confidence)
+        self.min_tracking_confidence = float(min_tracking_confidence)
+        self.crop_margin = float(crop_margin)
+        self.min_crop = int(min_crop)
+        self.same_person_iou = float(same_person_iou)
+        self._followers: list[_Follower] = []
+        self._last_index: int | None = None
+        self._last_size: tuple[int, int] | None = None
+        self._regions: list[tuple[int, int, int, int]] = []
+        self._next_region = 0
+        self._idle: list[Any] = []  # video-mode landmarkers to reuse (making one takes ~0.1 s)
+        self._closed = False
+        with self._quiet(True):
+            self._finder = self._landmarker(video=False, poses=self.max_people)
+
+    # ------------------------------------------------------------------ MediaPipe plumbing
+
+    def _landmarker(self, video: bool, poses: int) -> Any:
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(self.bundle)),
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+            num_poses=poses, min_pose_detection_confidence=self.min_detection_confidence,
+            min_pose_presence_confidence=self.min_tracking_confidence,
+            min_tracking_confidence=self.min_tracking_confidence)
+        return vision.PoseLandmarker.create_from_options(options)
+
+    @staticmethod
+    def _image(rgb: np.ndarray) -> Any:
+        import mediapipe as mp
+
+        return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+
+    def _detections(self, result: Any, x0: int, y0: int, w: int, h: int) -> list[Detection]:
+        out = []
+        for landmarks in result.pose_landmarks:
+            lm = np.array([(p.x * w + x0, p.y * h + y0, p.visibility if p.visibility is not None else 0.0)
+                           for p in landmarks], dtype=np.float64)
+            h36m = blazepose33_to_h36m17(lm)
+            kp, sc = h36m[:, :2], np.clip(np.nan_to_num(h36m[:, 2], nan=0.0), 0.0, 1.0)
+            if plausible_person(kp, sc, self.min_joints):
+                out.append(Detection(kp, sc, box=box_from_keypoints(kp, sc)))
+        return out
+
+    def _crop(self, det: Detection, w: int, h: int) -> tuple[int, int, int, int]:
+        x0, y0, x1, y1 = det.box
+        small = (y1 - y0) < self.small_person * h
+        side = max(x1 - x0, y1 - y0) * (1.0 + 2.0 * (self.small_crop_margin if small else self.crop_margin))
+        side = max(side, self.min_crop)
+        cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+        a, b = int(max(0, round(cx - side / 2))), int(max(0, round(cy - side / 2)))
+        c, d = int(min(w, round(cx + side / 2))), int(min(h, round(cy + side / 2)))
+        return a, b, c, d
+
+    # ------------------------------------------------------------------ passes
+
+    def _discover(self, rgb: np.ndarray, region: tuple[int, int, int, int]) -> list[Detection]:
+        """The people found in one region of the frame, most confident first."""
+        x0, y0, x1, y1 = region
+        found = self._detections(self._finder.detect(self._image(rgb[y0:y1, x0:x1])), x0, y0, x1 - x0, y1 - y0)
+        return sorted(found, key=lambda d: -d.score)
+
+    def _follow(self, rgb: np.ndarray, index_ms: int) -> list[_Follower]:
+        h, w = rgb.shape[:2]
+        kept: list[_Follower] = []
+        for f in self._followers:
+            x0, y0, x1, y1 = self._crop(f.detection, w, h)
+            if x1 - x0 < 8 or y1 - y0 < 8:
+                self._drop(f)
+                continue
+            f.stamp_ms = max(index_ms, f.stamp_ms + 1)
+            f.seen = False
+            crop = self._masked(rgb, (x0, y0, x1, y1), f, [g.detection.box for g in self._followers if g is not f])
+            res = f.landmarker.detect_for_video(self._image(crop), f.stamp_ms)
+            dets = self._detections(res, x0, y0, x1 - x0, y1 - y0)
+            # the crop may hold someone else too: keep whoever is where this person was
+            best = max(dets, key=lambda d: box_iou(d.box, f.detection.box), default=None)
+            if (best is None or box_iou(best.box, f.detection.box) < self.follow_iou
+                    or any(same_person(best, k.detection, self.same_person_iou) for k in kept)):
+                f.misses += 1
+                if f.misses > self.max_misses:
+                    self._drop(f)
+                else:
+                    kept.append(f)  # not seen this frame; looked for again in the same place
+                continue
+            f.detection, f.misses, f.seen = best, 0, True
+            kept.append(f)
+        return kept
+
+    @staticmethod
+    def _masked(rgb: np.ndarray, crop: tuple[int, int, int, int], f: _Follower, others: list[np.ndarray]) -> np.ndarray:
+        """The crop of `f` with the other followed people greyed out, except where they overlap
+        `f`'s own box: the detector then has no one else to lock on to."""
+        x0, y0, x1, y1 = crop
+        out = rgb[y0:y1, x0:x1]
+        keep = f.detection.box
+        for b in others:
+            bx0, by0 = max(int(b[0]), x0), max(int(b[1]), y0)
+            bx1, by1 = min(int(np.ceil(b[2])), x1), min(int(np.ceil(b[3])), y1)
+            if bx1 <= bx0 or by1 <= by0:
+                continue
+            if out.base is not None or not out.flags.writeable:
+                out = out.copy()
+            mask = np.zeros(out.shape[:2], bool)
+            mask[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0] = True
+            kx0, ky0 = max(int(keep[0]) - x0, 0), max(int(keep[1]) - y0, 0)
+            mask[ky0:max(int(np.ceil(keep[3])) - y0, 0), kx0:max(int(np.ceil(keep[2])) - x0, 0)] = False
+            out[mask] = 128
+        return out
+
+    def _drop(self, f: _Follower) -> None:
+        self._idle.append(f.landmarker)
+
+    def _new_follower(self, d: Detection) -> _Follower:
+        landmarker = self._idle.pop() if self._idle else self._landmarker(video=True, poses=1)
+        return _Follower(landmarker, d)
+
+    def _reset(self) -> None:
+        for f in self._followers:
+            self._drop(f)
+        self._followers = []
+        self._next_region = 0
+
+    # ------------------------------------------------------------------ PoseBackend
+
+    def detect_rgb(self, frame_rgb: np.ndarray, frame_index: int) -> list[Detection]:
+        """The people in an (H, W, 3) uint8 RGB frame."""
+        from pipeline.keypoints2d import _check_frame
+
+        if self._closed:
+            raise PoseMoEError("MediaPipePeopleBackend: called after close(); make a new backend")
+        rgb = _check_frame(frame_rgb, "MediaPipePeopleBackend")
+        h, w = rgb.shape[:2]
+        frame_index = int(frame_index)
+        if self._last_index is not None and (frame_index != self._last_index + 1 or (w, h) != self._last_size):
+            self._reset()  # a jump or a new size: whom we followed means nothing here
+        if not self._regions or self._last_size != (w, h):
+            self._regions = discovery_regions(w, h, self.tile)
+        self._last_index, self._last_size = frame_index, (w, h)
+        with self._quiet(True):
+            self._followers = self._follow(rgb, frame_index * 40)
+            if len(self._followers) < self.max_people:
+                region = self._regions[self._next_region % len(self._regions)]
+                self._next_region += 1
+                for d in self._discover(rgb, region):
+                    if len(self._followers) >= self.max_people:
+                        break
+                    # a new person overlapping a followed one that much is far more often a part
+                    # of them seen again (an arm, the legs) than someone else; found once apart
+                    if not any(same_person(d, f.detection, self.new_person_iou)
+                               or same_person(f.detection, d, self.new_person_iou) for f in self._followers):
+                        self._followers.append(self._new_follower(d))
+        return [f.detection for f in self._followers if f.seen]
+
+    def __call__(self, frame_bgr: np.ndarray | None, frame_index: int) -> list[Detection]:
+        """The people in an (H, W, 3) uint8 BGR frame."""
+        import cv2
+
+        from pipeline.keypoints2d import _check_frame
+
+        return self.detect_rgb(cv2.cvtColor(_check_frame(frame_bgr, "MediaPipePeopleBackend"), cv2.COLOR_BGR2RGB),
+                               frame_index)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._reset()
+        for landmarker in [*self._idle, self._finder]:
+            landmarker.close()
+        self._idle = []
+
+    def __enter__(self) -> "MediaPipePeopleBackend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
