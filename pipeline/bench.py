@@ -14,9 +14,13 @@ What one run does:
 3. Times the lifter alone (``pipeline.lift.lift_tracks``: batched sliding windows with 50 %
    overlap and test-time flip, exactly as the job lifts) on one track as long as the long clip,
    and the renderer alone (``pipeline.render.benchmark_render``), best of 3.
-4. Prints a table with every figure next to its goal, and writes ``--json`` / ``--markdown``.
+4. Runs the whole job on a drawn clip of two people (the same motion twice, the second person
+   1.3 m to the right and 1.5 m further away) and on each real video given with ``--clip``
+   (with ``--loop K``, also on that video played K times in a row), one row per clip: these are
+   the figures users see on their own footage.
+5. Prints a table with every figure next to its goal, and writes ``--json`` / ``--markdown``.
 
-Goals (from the project's issue): end to end at least real time, 25 frames/s, on 2 CPU cores;
+Goals: end to end at least real time, 25 frames/s, on 2 CPU cores;
 rendering at least 200 frames/s; peak memory that does not grow with the clip's length (long /
 short ratio about 1; "met" below 1.25). The lifter has no goal of its own; it is shown against
 real time. Figures are wall-clock and depend on what else the machine runs: the report records
@@ -40,6 +44,8 @@ JSON report (``format`` "posemoe-bench-v1"):
   with torch's default ``default_threads`` (on a busy machine torch's spinning OpenMP threads can
   make that several times slower).
 - ``render``: ``frames``, ``size``, ``output_size``, ``view``, ``fps``.
+- ``clips``: one entry per clip of step 4: ``clip`` (file name), ``kind``, ``size``, ``fps``, and
+  the job's figures as in ``runs``.
 - ``memory``: ``short_mb``, ``long_mb``, ``ratio`` (long / short).
 - ``goals``: list of {``figure``, ``value``, ``unit``, ``goal``, ``op`` (">=" or "<="),
   ``ratio`` (value / goal), ``met``}.
@@ -63,7 +69,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -99,30 +105,41 @@ def _generator() -> ModuleType:
     return module
 
 
+_POSITIONS = ("joints", "toe_r", "toe_l")  # the synthetic motion's world positions (the rest are rotations)
+SECOND_PERSON_OFFSET = (1.3, 1.5, 0.0)  # metres: the second person walks 1.3 m to the right, 1.5 m further away
+
+
 def make_bench_clip(path: Path, frames: int, size: tuple[int, int], fps: float = FPS,
-                    progress: Callable[[int], None] | None = None) -> Path:
-    """Draw the synthetic person (walk, turn, wave; ``frames`` long) at ``size`` into ``path`` (H.264)."""
+                    progress: Callable[[int], None] | None = None, people: int = 1) -> Path:
+    """Draw the synthetic person (walk, turn, wave; ``frames`` long) at ``size`` into ``path``
+    (H.264); with ``people=2`` a second copy of the motion, ``SECOND_PERSON_OFFSET`` away."""
     from pipeline.video_io import VideoWriter
 
     gen = _generator()
     cam = gen.make_camera(size)
     motion = gen.make_motion(frames, fps)
+    motions = [motion]
+    if people == 2:
+        motions.insert(0, {k: v + np.asarray(SECOND_PERSON_OFFSET) if k in _POSITIONS else v for k, v in motion.items()})
+    elif people != 1:
+        raise PoseMoEError(f"bench clip: expected 1 or 2 people, found {people}")
     background = gen.make_background(cam)
     with VideoWriter(path, fps, size, crf=gen.CRF) as writer:
         for i in range(frames):
             img = background.copy()
-            gen.draw_figure(img, cam, motion, i)
+            for m in motions:  # far to near
+                gen.draw_figure(img, cam, m, i)
             writer.write(img)
             if progress is not None:
                 progress(i + 1)
     return path
 
 
-def _clip(work: Path, frames: int, size: tuple[int, int], log: Callable[[str], None]) -> Path:
+def _clip(work: Path, frames: int, size: tuple[int, int], log: Callable[[str], None], people: int = 1) -> Path:
     """The cached clip of ``frames`` frames at ``size`` in ``work`` (drawn when missing or wrong)."""
     from pipeline.video_io import probe
 
-    path = work / f"bench_{size[0]}x{size[1]}_{frames}f.mp4"
+    path = work / f"bench_{size[0]}x{size[1]}_{frames}f{'_2p' if people == 2 else ''}.mp4"
     if path.is_file():
         try:
             info = probe(path)
@@ -134,7 +151,7 @@ def _clip(work: Path, frames: int, size: tuple[int, int], log: Callable[[str], N
     log(f"[bench] drawing a {size[0]}x{size[1]} clip of {frames} frames -> {path}")
     t = time.perf_counter()
     step = max(1, frames // 4)
-    make_bench_clip(path, frames, size,
+    make_bench_clip(path, frames, size, people=people,
                     progress=lambda i: log(f"[bench]   {i}/{frames} frames") if i % step == 0 and i < frames else None)
     log(f"[bench]   done in {time.perf_counter() - t:.1f} s")
     return path
@@ -193,6 +210,46 @@ def _job_main(argv: list[str]) -> int:
     }
     result.write_text(json.dumps(figures, indent=1))
     return 0
+
+
+def loop_clip(src: Path, dst: Path, times: int) -> Path:
+    """`src` played `times` times in a row, written to `dst` (H.264)."""
+    from pipeline.video_io import VideoReader, VideoWriter, probe
+
+    info = probe(src)
+    with VideoWriter(dst, info.fps, (info.width, info.height)) as writer:
+        for _ in range(times):
+            with VideoReader(src) as reader:
+                for _, frame in reader:
+                    writer.write(frame)
+    return dst
+
+
+def _bench_clips(work: Path, checkpoint: Path, clips: Sequence[Path], loop: int, size: tuple[int, int],
+                 frames: int, repeats: int, echo: bool, log: Callable[[str], None]) -> list[dict]:
+    """The whole job on the drawn two-person clip and on each real clip (and its loop)."""
+    from pipeline.video_io import probe
+
+    todo = [(_clip(work, frames, size, log, people=2), "drawn, 2 people")]
+    for clip in clips:
+        todo.append((Path(clip), "real"))
+        if loop > 1:
+            looped = work / f"{Path(clip).stem}_x{loop}.mp4"
+            log(f"[bench] writing {Path(clip).name} played {loop} times -> {looped}")
+            todo.append((loop_clip(Path(clip), looped, loop), f"real, played {loop} times"))
+    rows = []
+    for clip, kind in todo:
+        info = probe(clip)
+        done = []
+        for k in range(repeats):
+            log(f"[bench] posemoe video on {clip.name} ({info.width}x{info.height}), run {k + 1}/{repeats}")
+            done.append(run_job(clip, work / f"{clip.stem}_out.mp4", checkpoint, work / f"{clip.stem}_job.json",
+                                echo=echo))
+            log(f"[bench]   {done[-1]['fps_end_to_end']:.1f} frames/s end to end, {done[-1]['people']} people, "
+                f"peak {done[-1]['peak_rss_mb']:.0f} MB")
+        rows.append({"clip": clip.name, "kind": kind, "size": [info.width, info.height], "fps": info.fps,
+                     **_best_of(done)})
+    return rows
 
 
 def _best_of(runs: list[dict]) -> dict:
@@ -277,12 +334,15 @@ def _load_avg() -> list[float] | None:
 def run_bench(checkpoint: Path | None = None, *, frames: int = 100, long_factor: int = 10,
               size: tuple[int, int] = (1280, 720), repeats: int = 1, render_frames: int = 200,
               quick: bool = False, work_dir: Path | None = None, echo_jobs: bool = True,
-              log: Callable[[str], None] = print) -> dict:
+              log: Callable[[str], None] = print, clips: Sequence[Path] = (), loop: int = 1) -> dict:
     """The whole benchmark (see the module docstring); returns the JSON report as a dict.
 
     quick: fewer frames (``QUICK``) for a fast check; figures are then rougher.
     work_dir: keep (and reuse) the drawn clips and rendered outputs there; default a temporary
     folder, deleted afterwards.
+    clips: real videos to run the whole job on too, after the drawn two-person clip (the
+    ``clips`` part of the report); loop: also run each real clip played `loop` times in a row
+    (one file, re-encoded), to see whether memory grows with the length.
     """
     if quick:
         frames, long_factor = min(frames, QUICK["frames"]), min(long_factor, QUICK["long_factor"])
@@ -293,6 +353,12 @@ def run_bench(checkpoint: Path | None = None, *, frames: int = 100, long_factor:
     w, h = (int(v) for v in size)
     if w < 16 or h < 16:
         raise PoseMoEError(f"bench: --size {w}x{h}: expected at least 16x16 pixels")
+    if loop < 1:
+        raise PoseMoEError(f"bench: --loop {loop}: expected a whole number >= 1")
+    real_clips = [Path(c) for c in clips]
+    for clip in real_clips:
+        if not Path(clip).is_file():
+            raise PoseMoEError(f"{clip}: no such video; pass an existing file to --clip")
     from posemoe.lifter import DEFAULT_WEIGHTS
 
     checkpoint = Path(checkpoint) if checkpoint else DEFAULT_WEIGHTS
@@ -330,6 +396,7 @@ def run_bench(checkpoint: Path | None = None, *, frames: int = 100, long_factor:
                 done.append(job)
             runs[name] = _best_of(done)
         report["runs"] = runs
+        report["clips"] = _bench_clips(work, checkpoint, real_clips, loop, (w, h), frames, repeats, echo_jobs, log)
         log(f"[bench] lifter alone: one track of {frames * long_factor} frames")
         report["lifter"] = bench_lifter(checkpoint, frames * long_factor, (w, h), repeats=1 if quick else 3)
         log(f"[bench] renderer alone: {render_frames} frames")
@@ -399,6 +466,35 @@ def _header(report: dict) -> str:
             f"{m.get('load_avg_start')} -> {m.get('load_avg_end')}")
 
 
+def _clip_rows(report: dict) -> list[tuple[str, ...]]:
+    """One row per clip of the report's ``clips`` part: the whole job on drawn and real video."""
+    head = ("clip", "size", "frames", "people", "2d", "3d", "render", "encode", "decode", "setup s",
+            "frames/s", "/ 25", "peak MB")
+    rows = [head]
+    for c in report.get("clips", []):
+        ms = c["ms_per_frame"]
+        fps = c["fps_end_to_end"] or 0.0
+        rows.append((f"{c['clip']} ({c['kind']})", f"{c['size'][0]}x{c['size'][1]}", str(c["frames"]), str(c["people"]),
+                     *(_fmt(ms.get(k)) for k in ("2d", "3d", "render", "encode", "decode")),
+                     _fmt(c["stage_seconds"].get("setup"), 2), _fmt(fps), f"{fps / GOAL_FPS:.2f}x",
+                     _fmt(c["peak_rss_mb"], 0)))
+    return rows
+
+
+def format_clips(report: dict) -> str:
+    """The ``clips`` part as a plain-text table (ms/frame per stage; end to end with set-up)."""
+    rows = _clip_rows(report)
+    if len(rows) == 1:
+        return ""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["whole job per clip (ms/frame per stage; decode and encode overlap the others):"]
+    for k, r in enumerate(rows):
+        lines.append("  ".join(f"{v:<{widths[0]}}" if i == 0 else f"{v:>{widths[i]}}" for i, v in enumerate(r)))
+        if k == 0:
+            lines.append("-" * (sum(widths) + 2 * (len(widths) - 1)))
+    return "\n".join(lines)
+
+
 def format_table(report: dict) -> str:
     """The report as a plain-text table."""
     rows = [("figure", f"short ({report['settings']['frames_short']} f)",
@@ -411,7 +507,8 @@ def format_table(report: dict) -> str:
             lines.append("-" * (sum(widths) + 6))
     lines.append("decode and encode run in their own threads, overlapping the other stages; "
                  "end to end = frames / job wall time (set-up included).")
-    return "\n".join(lines)
+    clips = format_clips(report)
+    return "\n".join(lines) + ("\n\n" + clips if clips else "")
 
 
 def format_markdown(report: dict) -> str:
@@ -421,6 +518,10 @@ def format_markdown(report: dict) -> str:
              f"| figure | short ({st['frames_short']} frames) | long ({st['frames_long']} frames) | goal |",
              "|---|---:|---:|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _rows(report)]
+    clip_rows = _clip_rows(report)
+    if len(clip_rows) > 1:
+        lines += ["", "| " + " | ".join(clip_rows[0]) + " |", "|---|" + "---:|" * (len(clip_rows[0]) - 1)]
+        lines += ["| " + " | ".join(r) + " |" for r in clip_rows[1:]]
     return "\n".join(lines) + "\n"
 
 

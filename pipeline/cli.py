@@ -480,6 +480,8 @@ def bench(
     size: str = typer.Option("1280x720", "--size", help="Clip size WIDTHxHEIGHT in pixels."),
     repeats: int = typer.Option(1, "--repeats", min=1, help="Run each clip this many times and keep the fastest run."),
     quick: bool = typer.Option(False, "--quick", help="A fast, rough check: at most 40 frames, long factor 3, one run."),
+    clip: list[Path] = typer.Option([], "--clip", help="Also run the whole job on this real video (repeat for several); the report gets one row per clip."),
+    loop: int = typer.Option(1, "--loop", min=1, help="Also run each --clip played this many times in a row (memory must not grow with the length)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the full report as JSON here."),
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Also write the table as Markdown here."),
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Keep the drawn clips and outputs here and reuse the clips; default a temporary folder."),
@@ -488,7 +490,8 @@ def bench(
     """Speed and memory of `posemoe video` on clips it draws itself (one synthetic person, MediaPipe):
     ms/frame per stage, end-to-end frames/s, lifter and renderer frames/s, peak memory of a short
     and a long clip, each next to its goal (25 frames/s end to end, 200 frames/s rendering, memory
-    not growing with length). Each job runs in its own subprocess. Timings depend on what else the
+    not growing with length); then the whole job on a drawn two-person clip and on each --clip
+    (real video), one row each. Each job runs in its own subprocess. Timings depend on what else the
     machine is running; the report records the load average."""
     from pipeline.bench import format_table, run_bench, write_outputs
 
@@ -497,7 +500,7 @@ def bench(
         _fail(f"--size {size!r}: expected WIDTHxHEIGHT in pixels, e.g. 1280x720")
     try:
         report = run_bench(checkpoint, frames=frames, long_factor=long_factor, size=(int(w), int(h)),
-                           repeats=repeats, quick=quick, work_dir=work_dir, echo_jobs=not quiet,
+                           repeats=repeats, quick=quick, work_dir=work_dir, echo_jobs=not quiet, clips=clip, loop=loop,
                            log=(lambda m: None) if quiet else (lambda m: typer.echo(m, err=True)))
         write_outputs(report, json_out, markdown)
     except PoseMoEError as e:

@@ -35,8 +35,10 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     work = tmp_path_factory.mktemp("bench")
     runner = CliRunner()
     out_json, out_md = work / "bench.json", work / "bench.md"
+    own = make_bench_clip(work / "own_clip.mp4", 4, (192, 108))  # stands for a user's real video
     result = runner.invoke(app, ["bench", "--frames", "5", "--long-factor", "2", "--size", "160x120", "--quick",
-                                 "--work-dir", str(work), "--json", str(out_json), "--markdown", str(out_md), "-q"])
+                                 "--work-dir", str(work), "--json", str(out_json), "--markdown", str(out_md), "-q",
+                                 "--clip", str(own), "--loop", "2"])
     assert result.exit_code == 0, result.output
     assert "end to end frames/s" in result.output and "peak memory MB" in result.output
     return json.loads(out_json.read_text()), work
@@ -81,12 +83,34 @@ def test_report_has_every_field(report: tuple[dict, Path]) -> None:
     assert info.frame_count == 10 and info.codec == "h264" and info.width % 2 == 0 and info.height % 2 == 0
     assert (work / "bench.md").read_text().startswith("_posemoe bench:")
     assert "| end to end frames/s |" in format_markdown(rep) and "render frames/s" in format_table(rep)
+    # one row per clip: the drawn two-person clip, the given video, and that video played twice
+    clips = rep["clips"]
+    assert [(c["clip"], c["kind"], c["frames"], c["size"]) for c in clips] == [
+        ("bench_160x120_5f_2p.mp4", "drawn, 2 people", 5, [160, 120]),
+        ("own_clip.mp4", "real", 4, [192, 108]),
+        ("own_clip_x2.mp4", "real, played 2 times", 8, [192, 108])]
+    for c in clips:
+        for key in JOB_FIELDS:
+            assert key in c, (c["clip"], key)
+        assert c["fps_end_to_end"] == pytest.approx(c["frames"] / c["wall_s"])
+    table = format_table(rep)
+    assert "whole job per clip" in table and "own_clip_x2.mp4 (real, played 2 times)" in table
+    assert "| own_clip.mp4 (real) | 192x108 | 4 |" in format_markdown(rep)
 
 
 def test_bench_clip_is_drawn_at_the_asked_size(tmp_path: Path) -> None:
     path = make_bench_clip(tmp_path / "c.mp4", 3, (320, 180))
     info = probe(path)
     assert (info.width, info.height, info.frame_count, info.fps) == (320, 180, 3, 25.0)
+    # two people: the same frames plus a second, smaller figure to the right
+    two = make_bench_clip(tmp_path / "c2.mp4", 3, (320, 180), people=2)
+    with VideoReader(path) as a, VideoReader(two) as b:
+        fa, fb = next(iter(a))[1].astype(int), next(iter(b))[1].astype(int)
+    changed = np.abs(fa - fb).sum(axis=-1) > 30
+    cols = np.nonzero(changed)[1]
+    assert changed.sum() > 200 and np.median(cols) > 150  # drawn to the right of the first one
+    with pytest.raises(PoseMoEError, match="1 or 2 people"):
+        make_bench_clip(tmp_path / "c3.mp4", 3, (320, 180), people=3)
 
 
 def test_bad_settings_are_one_line_errors(tmp_path: Path) -> None:
@@ -96,6 +120,8 @@ def test_bad_settings_are_one_line_errors(tmp_path: Path) -> None:
         run_bench(tmp_path / "missing.pt", work_dir=tmp_path, log=lambda m: None)
     result = CliRunner().invoke(app, ["bench", "--size", "big"])
     assert result.exit_code == 2 and "WIDTHxHEIGHT" in result.output
+    with pytest.raises(PoseMoEError, match="no such video.*--clip"):
+        run_bench(None, work_dir=tmp_path, clips=[tmp_path / "nope.mp4"], log=lambda m: None)
 
 
 # ------------------------------------------------------------------ the threads the job overlaps with
