@@ -17,8 +17,16 @@ Matching, frame by frame:
   (``scipy.optimize.linear_sum_assignment``); pairs with similarity below ``min_similarity`` are
   rejected;
 * unmatched detections start new tracks. A track unseen for more than ``max_gap`` frames is no
-  longer matchable: a person who comes back after a longer absence gets a NEW id (re-identification
-  by appearance is out of scope).
+  longer matchable frame to frame.
+
+Coming back (``finalize``): a person who left the frame or was hidden for longer than
+``max_gap`` frames starts a new track when seen again. Once the whole clip is tracked, a track
+that starts after another one ended (at most ``reid_gap`` frames later) is joined to it, keeping
+the earlier id, when the two look alike: the colours of torso and legs
+(``pipeline.appearance``; mean over the last / first 15 descriptions, distance at most
+``reid_distance``) and the person's height in the frame (within a factor ``reid_size_ratio``).
+The most alike pairs are joined first; a track is joined to at most one before and one after it.
+Detections without an appearance (``Detection.appearance`` None) are never joined this way.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from pipeline.appearance import appearance_distance
 from posemoe.errors import PoseMoEError
 from posemoe.skeleton import H36M17
 
@@ -93,14 +102,22 @@ class Detection:
     box: (4,) ``x0, y0, x1, y1`` pixels; when the backend gives none (``None``), it is derived from
         the keypoints scoring >= 0.3 with ``box_from_keypoints`` (10% margin).
     score: person confidence; when ``None``, the mean joint score.
+    appearance: optional description of what the person looks like (``pipeline.appearance``),
+        used to recognise them when they come back after a long absence.
     """
 
     keypoints: np.ndarray
     scores: np.ndarray
     box: np.ndarray | None = None
     score: float | None = None
+    appearance: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.appearance is not None:
+            look = np.asarray(self.appearance, dtype=np.float32).reshape(-1)
+            if look.size == 0 or not np.isfinite(look).all():
+                raise PoseMoEError("Detection: appearance must be a non-empty array of finite numbers, or None")
+            self.appearance = look
         kp = np.array(self.keypoints, dtype=np.float64)
         sc = np.array(self.scores, dtype=np.float64)
         if kp.shape != (NUM_JOINTS, 2):
@@ -176,6 +193,7 @@ class _Track:
     scores: list[np.ndarray] = field(default_factory=list)  # each (17,)
     boxes: list[np.ndarray] = field(default_factory=list)  # each (4,)
     person_scores: list[float] = field(default_factory=list)
+    appearances: list[np.ndarray | None] = field(default_factory=list)
     velocity: np.ndarray | None = None  # (2,) px/frame of the box centre; None until seen twice
 
     @property
@@ -195,6 +213,26 @@ class _Track:
         self.scores.append(det.scores)
         self.boxes.append(det.box)
         self.person_scores.append(float(det.score))
+        self.appearances.append(det.appearance)
+
+    def looks(self, first: bool, n: int = 15) -> np.ndarray | None:
+        """Mean appearance over the first (or last) `n` descriptions, or None without any."""
+        seen = [a for a in (self.appearances if first else self.appearances[::-1]) if a is not None][:n]
+        return np.mean(seen, axis=0) if seen else None
+
+    def height(self, first: bool, n: int = 10) -> float:
+        """Median box height (px) over the first (or last) `n` observations."""
+        boxes = self.boxes[:n] if first else self.boxes[-n:]
+        return float(np.median([b[3] - b[1] for b in boxes]))
+
+    def extend(self, later: "_Track") -> None:
+        """Append a later track's observations (it starts after this one ends)."""
+        self.frames += later.frames
+        self.keypoints += later.keypoints
+        self.scores += later.scores
+        self.boxes += later.boxes
+        self.person_scores += later.person_scores
+        self.appearances += later.appearances
 
     def predict(self, frame: int, use_velocity: bool) -> tuple[np.ndarray, np.ndarray]:
         """Box (4,) and keypoints (17, 2) expected at ``frame`` (pixels)."""
@@ -272,6 +310,8 @@ class Tracker:
         ``low_confidence`` in the output.
     use_velocity: predict each track's position over the frames since it was last seen with a
         constant-velocity model of its box centre (on by default; off only for comparisons).
+    reid_gap, reid_distance, reid_size_ratio: joining a track to an earlier one when a person
+        comes back (see the module docstring); ``reid_gap=0`` turns it off.
     """
 
     def __init__(
@@ -282,6 +322,9 @@ class Tracker:
         min_track_length: int = 3,
         joint_threshold: float = DEFAULT_JOINT_THRESHOLD,
         use_velocity: bool = True,
+        reid_gap: int = 900,
+        reid_distance: float = 0.3,
+        reid_size_ratio: float = 1.5,
     ) -> None:
         if max_people is not None and max_people < 1:
             raise PoseMoEError(f"Tracker: max_people must be >= 1 or None (no limit), found {max_people}")
@@ -299,6 +342,12 @@ class Tracker:
         self.min_track_length = int(min_track_length)
         self.joint_threshold = float(joint_threshold)
         self.use_velocity = bool(use_velocity)
+        if reid_gap < 0 or not 0.0 <= reid_distance <= 1.0 or reid_size_ratio < 1.0:
+            raise PoseMoEError(f"Tracker: expected reid_gap >= 0, reid_distance in [0, 1] and reid_size_ratio >= 1, "
+                               f"found {reid_gap}, {reid_distance}, {reid_size_ratio}")
+        self.reid_gap = int(reid_gap)
+        self.reid_distance = float(reid_distance)
+        self.reid_size_ratio = float(reid_size_ratio)
         self._tracks: list[_Track] = []  # index == track id
         self._last_frame: int | None = None
 
@@ -356,6 +405,50 @@ class Tracker:
                 ids[i] = track.track_id
         return ids
 
+    def _joined(self) -> list[_Track]:
+        """The tracks with people who came back joined to their earlier track (copies; see the
+        module docstring), ordered by id."""
+        tracks = [_Track(t.track_id, frames=list(t.frames), keypoints=list(t.keypoints), scores=list(t.scores),
+                         boxes=list(t.boxes), person_scores=list(t.person_scores), appearances=list(t.appearances))
+                  for t in self._tracks]
+        if self.reid_gap <= 0 or len(tracks) < 2:
+            return tracks
+        ends = {t.track_id: (t.looks(first=False), t.height(first=False)) for t in tracks}
+        starts = {t.track_id: (t.looks(first=True), t.height(first=True)) for t in tracks}
+        pairs = []
+        for a in tracks:
+            look_a, h_a = ends[a.track_id]
+            if look_a is None:
+                continue
+            for b in tracks:
+                look_b, h_b = starts[b.track_id]
+                gap = b.frames[0] - a.last_frame
+                if look_b is None or not 0 < gap <= self.reid_gap:
+                    continue
+                if max(h_a, h_b) > self.reid_size_ratio * max(min(h_a, h_b), 1.0):
+                    continue
+                d = appearance_distance(look_a, look_b)
+                if d <= self.reid_distance:
+                    pairs.append((d, a.track_id, b.track_id))
+        after: dict[int, int] = {}
+        before: dict[int, int] = {}
+        by_id = {t.track_id: t for t in tracks}
+        # a is the last of its chain and b the first of its own, and b starts after a ends: the
+        # joined chain is in time order, so chains never overlap
+        for _, a, b in sorted(pairs):
+            if a not in after and b not in before:
+                after[a], before[b] = b, a
+        out = []
+        for t in tracks:
+            if t.track_id in before:
+                continue
+            i = t.track_id
+            while i in after:
+                i = after[i]
+                t.extend(by_id[i])
+            out.append(t)
+        return out
+
     def finalize(self, num_frames: int) -> Tracks:
         """Dense per-person arrays over frames ``0 .. num_frames - 1`` (see ``Tracks``).
 
@@ -375,7 +468,7 @@ class Tracker:
                 f"Tracker.finalize: detections were given for frame {self._last_frame} but num_frames is "
                 f"{num_frames}; pass the video's frame count"
             )
-        kept = [t for t in self._tracks if len(t.frames) >= self.min_track_length]
+        kept = [t for t in self._joined() if len(t.frames) >= self.min_track_length]
         if self.max_people is not None and len(kept) > self.max_people:
             ranked = sorted(kept, key=lambda t: (-sum(t.person_scores), t.track_id))
             kept = sorted(ranked[: self.max_people], key=lambda t: t.track_id)

@@ -314,10 +314,13 @@ def load_model(checkpoint: str | Path | None, device: str | None):
 
 
 def detect_and_track(frames: Iterator[tuple[int, np.ndarray]], backend: Callable, tracker: Tracker,
-                     timer: StageTimer, bar: tqdm) -> int:
-    """Pass 1: 2D keypoints of every frame, fed to the tracker. Returns the number of frames.
+                     timer: StageTimer, bar: tqdm, rgb: bool = False) -> int:
+    """Pass 1: 2D keypoints of every frame, fed to the tracker with what each person looks like
+    (`pipeline.appearance`; frames are RGB with `rgb`, else BGR). Returns the number of frames.
 
     `frames` is iterated in a background thread (decoding overlaps the detector)."""
+    from pipeline.appearance import appearance
+
     n = 0
     with prefetch(frames, timer, "decode") as items:
         for index, frame in items:
@@ -325,6 +328,9 @@ def detect_and_track(frames: Iterator[tuple[int, np.ndarray]], backend: Callable
             detections = backend(frame, index)
             timer.add("2d", time.perf_counter() - t)
             t = time.perf_counter()
+            for d in detections:
+                if d.appearance is None:
+                    d.appearance = appearance(frame, d, rgb=rgb)
             tracker.update(index, detections)
             timer.add("track", time.perf_counter() - t)
             n += 1
@@ -461,7 +467,8 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
     log(f"[video] {src.name}: {info.width}x{info.height}, {info.fps:.2f} fps, ~{info.frame_count} frames; "
         f"2D: {name} ({reason}); 3D: {ckpt_path.name}")
     warned: list[str] = []
-    tracker = Tracker(max_people=max_people)
+    # a person seen for under a quarter of a second is a detector's flicker, not someone to lift
+    tracker = Tracker(max_people=max_people, min_track_length=max(3, round(info.fps / 4)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         t = time.perf_counter()
@@ -469,7 +476,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
                 _bar(info.frame_count, "2D + tracking", progress) as bar:
             timer.add("setup", time.perf_counter() - t)
             detect = backend.detect_rgb if reader.pixel_format == "rgb24" else backend
-            n = detect_and_track(iter(reader), detect, tracker, timer, bar)
+            n = detect_and_track(iter(reader), detect, tracker, timer, bar, rgb=reader.pixel_format == "rgb24")
     warned += [str(w.message) for w in caught]
     for msg in warned:
         log(f"[video] warning: {msg}")

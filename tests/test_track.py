@@ -247,3 +247,73 @@ def test_match_rejects_weak_pairs_and_prefers_global_optimum() -> None:
     assert match(sim, 0.2) == [(0, 1), (1, 0)]
     assert match(np.array([[0.15, 0.1]]), 0.2) == []
     assert match(np.zeros((0, 3)), 0.2) == []
+
+
+# ----------------------------------------------------------------------------- coming back
+
+
+def _looks(colour_bin: int) -> np.ndarray:
+    """An appearance description with all its colour in one bin of each part."""
+    from pipeline.appearance import LENGTH, PART_LENGTH
+
+    a = np.zeros(LENGTH, np.float32)
+    a[colour_bin] = a[PART_LENGTH + colour_bin] = 1.0
+    return a
+
+
+def _person_at(x: float, height: float = 300.0, look: np.ndarray | None = None) -> Detection:
+    kp = np.stack([np.full(17, x), np.linspace(100.0, 100.0 + height, 17)], axis=1)
+    return Detection(kp, np.full(17, 0.9), appearance=look)
+
+
+def test_a_person_who_comes_back_keeps_their_id() -> None:
+    """Red leaves at frame 20 and comes back at 60 elsewhere in the frame (a gap the frame-to-frame
+    matching cannot bridge); blue is there all along. Red gets their old id back; a green newcomer,
+    someone of another height and a track without appearance do not."""
+    red, blue, green = _looks(3), _looks(40), _looks(20)
+    frames = []
+    for f in range(100):
+        dets = [_person_at(600.0, look=blue)]
+        if f < 20:
+            dets.append(_person_at(100.0, look=red))
+        elif 60 <= f < 80:
+            dets.append(_person_at(350.0, look=red))
+        elif f >= 92:
+            dets.append(_person_at(450.0, look=green))
+        frames.append(dets)
+    tracks = track_sequence(frames)
+    assert tracks.num_people == 3
+    red_p = [p for p in range(3) if tracks.present[p, 5] and tracks.keypoints[p, 5, 0, 0] < 200][0]
+    seen = tracks.present[red_p]
+    assert seen[:20].all() and not seen[20:60].any() and seen[60:80].all() and not seen[80:].any()
+    assert tracks.track_ids[red_p] == 1  # red's first id (blue came first in frame 0)
+    blue_p = [p for p in range(3) if tracks.keypoints[p, 5, 0, 0] == 600.0][0]
+    assert tracks.present[blue_p].all()
+    # off: three tracks for red (before, after) and green
+    assert track_sequence(frames, reid_gap=0).num_people == 4
+    # the same colours but twice the height: not the same person
+    frames_tall = [[d if not (60 <= f < 80 and d.keypoints[0, 0] == 350.0) else _person_at(350.0, 600.0, red)
+                    for d in dets] for f, dets in enumerate(frames)]
+    assert track_sequence(frames_tall).num_people == 4
+    # without appearance nobody is joined
+    plain = [[Detection(d.keypoints, d.scores) for d in dets] for dets in frames]
+    assert track_sequence(plain).num_people == 4
+
+
+def test_appearance_describes_clothes() -> None:
+    from pipeline.appearance import appearance, appearance_distance
+
+    frame = np.zeros((400, 300, 3), np.uint8)
+    frame[:, :150] = (0, 0, 200)  # left half red (BGR)
+    frame[:, 150:] = (200, 0, 0)  # right half blue
+    left, right = _person_at(70.0, 250.0), _person_at(220.0, 250.0)
+    left.keypoints[:, 0] += np.linspace(-30, 30, 17)  # give the body some width
+    right.keypoints[:, 0] += np.linspace(-30, 30, 17)
+    a, b = appearance(frame, left), appearance(frame, right)
+    assert a is not None and b is not None and abs(a.sum() - 2.0) < 1e-4
+    assert appearance_distance(a, a) < 1e-6 and appearance_distance(a, b) > 0.9
+    # RGB frames give the same description when told so
+    assert np.allclose(appearance(frame[..., ::-1].copy(), left, rgb=True), a)
+    hidden = _person_at(70.0, 250.0)
+    hidden.scores[[1, 4]] = 0.1  # hips not seen: no description
+    assert appearance(frame, hidden) is None
