@@ -148,6 +148,8 @@ class MediaPipePeopleBackend:
     """MediaPipe for any number of people (see the module docstring); a `PoseBackend`.
 
     max_people: at most this many people followed at once.
+    threads: landmarkers run side by side on this many threads (MediaPipe's models run one
+        image on one core; the followers and the discovery pass of a frame are independent).
     tile: side of the square discovery tiles in pixels (0: no tiles, the whole frame only).
     """
 
@@ -159,7 +161,8 @@ class MediaPipePeopleBackend:
                  min_detection_confidence: float = 0.3, min_tracking_confidence: float = 0.5,
                  crop_margin: float = 0.35, min_crop: int = 160, same_person_iou: float = 0.5,
                  min_joints: int = 8, follow_iou: float = 0.3, max_misses: int = 3,
-                 new_person_iou: float = 0.25, small_person: float = 0.25, small_crop_margin: float = 0.75) -> None:
+                 new_person_iou: float = 0.25, small_person: float = 0.25, small_crop_margin: float = 0.75,
+                 threads: int = 2) -> None:
         if isinstance(max_people, bool) or int(max_people) != max_people or max_people < 1:
             raise PoseMoEError(f"max_people: expected a whole number >= 1, found {max_people}")
         for what, value in (("min_detection_confidence", min_detection_confidence),
@@ -192,6 +195,9 @@ class MediaPipePeopleBackend:
         self._next_region = 0
         self._idle: list[Any] = []  # video-mode landmarkers to reuse (making one takes ~0.1 s)
         self._closed = False
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=max(1, int(threads)), thread_name_prefix="mediapipe")
         with self._quiet(True):
             self._finder = self._landmarker(video=False, poses=self.max_people)
 
@@ -237,24 +243,15 @@ class MediaPipePeopleBackend:
 
     # ------------------------------------------------------------------ passes
 
-    def _discover(self, rgb: np.ndarray, region: tuple[int, int, int, int]) -> list[Detection]:
-        """The people found in one region of the frame, most confident first."""
+    def _discover(self, found: Any, region: tuple[int, int, int, int]) -> list[Detection]:
+        """The people in one region's landmarker result, most confident first."""
         x0, y0, x1, y1 = region
-        found = self._detections(self._finder.detect(self._image(rgb[y0:y1, x0:x1])), x0, y0, x1 - x0, y1 - y0)
-        return sorted(found, key=lambda d: -d.score)
+        return sorted(self._detections(found, x0, y0, x1 - x0, y1 - y0), key=lambda d: -d.score)
 
-    def _follow(self, rgb: np.ndarray, index_ms: int) -> list[_Follower]:
-        h, w = rgb.shape[:2]
+    def _follow(self, followers: list[tuple[_Follower, tuple[int, int, int, int], Any]]) -> list[_Follower]:
+        """Update each follower from its crop's landmarker result."""
         kept: list[_Follower] = []
-        for f in self._followers:
-            x0, y0, x1, y1 = self._crop(f.detection, w, h)
-            if x1 - x0 < 8 or y1 - y0 < 8:
-                self._drop(f)
-                continue
-            f.stamp_ms = max(index_ms, f.stamp_ms + 1)
-            f.seen = False
-            crop = self._masked(rgb, (x0, y0, x1, y1), f, [g.detection.box for g in self._followers if g is not f])
-            res = f.landmarker.detect_for_video(self._image(crop), f.stamp_ms)
+        for f, (x0, y0, x1, y1), res in followers:
             dets = self._detections(res, x0, y0, x1 - x0, y1 - y0)
             # the crop may hold someone else too: keep whoever is where this person was
             best = max(dets, key=lambda d: box_iou(d.box, f.detection.box), default=None)
@@ -269,6 +266,30 @@ class MediaPipePeopleBackend:
             f.detection, f.misses, f.seen = best, 0, True
             kept.append(f)
         return kept
+
+    def _run(self, rgb: np.ndarray, index_ms: int, region: tuple[int, int, int, int] | None
+             ) -> tuple[list[tuple[_Follower, tuple[int, int, int, int], Any]], Any]:
+        """The landmarkers of this frame, run side by side on `threads` threads: every follower
+        on its crop, and the finder on the discovery `region` (if any)."""
+        h, w = rgb.shape[:2]
+        jobs: list[tuple[_Follower, tuple[int, int, int, int], np.ndarray]] = []
+        for f in list(self._followers):
+            box = self._crop(f.detection, w, h)
+            if box[2] - box[0] < 8 or box[3] - box[1] < 8:
+                self._followers.remove(f)
+                self._drop(f)
+                continue
+            f.stamp_ms = max(index_ms, f.stamp_ms + 1)
+            f.seen = False
+            others = [g.detection.box for g in self._followers if g is not f]
+            jobs.append((f, box, self._masked(rgb, box, f, others)))
+        found = None
+        if region is not None:
+            x0, y0, x1, y1 = region
+            found = self._pool.submit(self._finder.detect, self._image(rgb[y0:y1, x0:x1]))
+        results = [self._pool.submit(f.landmarker.detect_for_video, self._image(crop), f.stamp_ms)
+                   for f, _, crop in jobs]
+        return [(f, box, r.result()) for (f, box, _), r in zip(jobs, results)], (found.result() if found else None)
 
     @staticmethod
     def _masked(rgb: np.ndarray, crop: tuple[int, int, int, int], f: _Follower, others: list[np.ndarray]) -> np.ndarray:
@@ -321,11 +342,14 @@ class MediaPipePeopleBackend:
             self._regions = discovery_regions(w, h, self.tile)
         self._last_index, self._last_size = frame_index, (w, h)
         with self._quiet(True):
-            self._followers = self._follow(rgb, frame_index * 40)
+            region = None
             if len(self._followers) < self.max_people:
                 region = self._regions[self._next_region % len(self._regions)]
                 self._next_region += 1
-                for d in self._discover(rgb, region):
+            followed, found = self._run(rgb, frame_index * 40, region)
+            self._followers = self._follow(followed)
+            if region is not None:
+                for d in self._discover(found, region):
                     if len(self._followers) >= self.max_people:
                         break
                     # a new person overlapping a followed one that much is far more often a part
@@ -349,6 +373,7 @@ class MediaPipePeopleBackend:
             return
         self._closed = True
         self._reset()
+        self._pool.shutdown(wait=True)
         for landmarker in [*self._idle, self._finder]:
             landmarker.close()
         self._idle = []

@@ -43,9 +43,11 @@ __all__ = [
 
 # encoders tried in order; the first one this PyAV/FFmpeg build has is used
 _ENCODERS = ("libx264", "h264", "mpeg4")
-# libx264 speed preset: "veryfast" takes about half the CPU of x264's default ("medium") for
-# files of about the same size at the same CRF on rendered pose videos (pipeline/bench.py)
-DEFAULT_PRESET = "veryfast"
+# libx264 speed preset. On 3000x1080 side-by-side pose videos (CRF 20, one thread busy elsewhere):
+# veryfast 51 ms/frame and 16 kB/frame, superfast 31 ms and 31 kB, ultrafast 19 ms and 51 kB.
+# The encoder bounds the rendering pass, so superfast: 1.6x faster for files about twice as
+# large (still under 1 MB per second of 1080p video).
+DEFAULT_PRESET = "superfast"
 _X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # channel orders VideoReader can yield
 _READ_FORMATS = ("bgr24", "rgb24")
@@ -449,9 +451,9 @@ class VideoWriter:
 
     The encoder is libx264 when available, else FFmpeg's ``h264`` encoder, else ``mpeg4``;
     ``codec`` names the one used. libx264 encodes at constant quality ``crf`` (lower is better,
-    ~18-23 looks clean) with the speed ``preset`` (``DEFAULT_PRESET``, "veryfast": about half the
-    CPU time of x264's own default "medium" for about the same file size on pose videos;
-    "ultrafast" is faster still but makes files several times larger).
+    ~18-23 looks clean) with the speed ``preset`` (``DEFAULT_PRESET``, "superfast": 1.6x faster
+    than "veryfast" on pose videos for files about twice as large; "ultrafast" is faster still
+    and larger again).
 
     Frames go to a hidden temporary file in the output folder
     (``.NAME.part.SUFFIX``), which is renamed onto ``path`` only when the writer closes without
