@@ -8,13 +8,13 @@ people afresh in every frame costs a detector run plus one landmark run per pers
 
 How people are found and followed here:
 
-- **Discovery**: the first frame is searched whole; after that, every frame searches one region
-  in turn (`discovery_regions`): the whole frame, then overlapping square tiles of `tile`
+- **Discovery**: the first frame is searched whole; after that one region per frame, in turn,
+  for two rounds, then one every `discover_every` frames (every frame while nobody is followed) (`discovery_regions`): the whole frame, then overlapping square tiles of `tile`
   pixels and of twice that, so that small, far people are seen at several times the
-  resolution, at the cost of about one detector run per frame. The detector finds a person
+  resolution, at the cost of about one detector run per discovery frame. The detector finds a person
   about a quarter to a half of the height of the image it is given, so with 432-pixel tiles
   people down to about 110 pixels are found within one round (25 frames at 1920x1080, 9 at
-  1280x720).
+  1280x720, twice that once settled).
 - **Following**: each person found gets a landmarker in video mode, given a crop of the frame
   around where they were (the box of their last landmarks, enlarged by `crop_margin` on each
   side, or by `small_crop_margin` for a person under `small_person` of the frame's height, whom
@@ -148,6 +148,8 @@ class MediaPipePeopleBackend:
     """MediaPipe for any number of people (see the module docstring); a `PoseBackend`.
 
     max_people: at most this many people followed at once.
+    discover_every: once two rounds of regions were searched, run discovery on every this many
+        frames (every frame while nobody is followed).
     threads: landmarkers run side by side on this many threads (MediaPipe's models run one
         image on one core; the followers and the discovery pass of a frame are independent).
     tile: side of the square discovery tiles in pixels (0: no tiles, the whole frame only).
@@ -162,7 +164,7 @@ class MediaPipePeopleBackend:
                  crop_margin: float = 0.35, min_crop: int = 160, same_person_iou: float = 0.5,
                  min_joints: int = 8, follow_iou: float = 0.3, max_misses: int = 3,
                  new_person_iou: float = 0.25, small_person: float = 0.25, small_crop_margin: float = 0.75,
-                 threads: int = 2) -> None:
+                 threads: int = 2, discover_every: int = 2) -> None:
         if isinstance(max_people, bool) or int(max_people) != max_people or max_people < 1:
             raise PoseMoEError(f"max_people: expected a whole number >= 1, found {max_people}")
         for what, value in (("min_detection_confidence", min_detection_confidence),
@@ -175,6 +177,9 @@ class MediaPipePeopleBackend:
         self._quiet = _filtered_native_stderr
         self.bundle = ensure_bundle()
         self.max_people = int(max_people)
+        if isinstance(discover_every, bool) or int(discover_every) != discover_every or discover_every < 1:
+            raise PoseMoEError(f"discover_every: expected a whole number of frames >= 1, found {discover_every}")
+        self.discover_every = int(discover_every)
         if isinstance(tile, bool) or int(tile) != tile or tile < 0:
             raise PoseMoEError(f"tile: expected a whole number of pixels >= 0, found {tile}")
         self.tile = int(tile)
@@ -343,7 +348,9 @@ class MediaPipePeopleBackend:
         self._last_index, self._last_size = frame_index, (w, h)
         with self._quiet(True):
             region = None
-            if len(self._followers) < self.max_people:
+            settled = self._next_region >= 2 * len(self._regions)  # two whole rounds searched
+            due = not self._followers or not settled or frame_index % self.discover_every == 0
+            if due and len(self._followers) < self.max_people:
                 region = self._regions[self._next_region % len(self._regions)]
                 self._next_region += 1
             followed, found = self._run(rgb, frame_index * 40, region)
