@@ -441,9 +441,10 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
     if save is not None:
         check_output_path(save, [src] + ([out] if out else []), (".npz", ".json"))
     if focal_px is not None and fov_deg is not None:
-        raise PoseMoEError("--focal and --fov both given: pass one of them (the focal length in pixels or the field of view)")
+        raise PoseMoEError("--focal and --fov both given: they say the same thing; pass one of them")
     if focal_px is not None and not (focal_px > 0 and math.isfinite(focal_px)):
-        raise PoseMoEError(f"--focal {focal_px:g}: expected the focal length in pixels, a positive number such as 1400")
+        raise PoseMoEError(f"--focal {focal_px:g}: expected the focal length in pixels, a positive number; "
+                           "pass e.g. --focal 1400, or --fov DEGREES")
     t_job = time.perf_counter()
     timer = StageTimer()
     info = probe(src)
@@ -453,7 +454,8 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
         try:
             focal_px = focal_from_fov(fov_deg, info.width)
         except PoseMoEError:
-            raise PoseMoEError(f"--fov {fov_deg:g}: expected the horizontal field of view in degrees, between 1 and 179") from None
+            raise PoseMoEError(f"--fov {fov_deg:g}: expected the horizontal field of view in degrees, between 1 and 179; "
+                               "pass e.g. --fov 65") from None
     model, _, ckpt_path = load_model(checkpoint, device)  # fail early on a bad checkpoint
     timer.add("setup", time.perf_counter() - t_job)
     if pose2d == "auto":

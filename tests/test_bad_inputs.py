@@ -190,6 +190,10 @@ CASES = [
     # --- options
     Case("max_people_0", "--max-people 0", f"video in/clip.mp4 -o out/o.mp4 {CK} --max-people 0", words=("--max-people", ">= 1")),
     Case("max_people_negative", "--max-people -3", f"video in/clip.mp4 -o out/o.mp4 {CK} --max-people -3", words=("--max-people", ">= 1")),
+    Case("focal_negative", "--focal -5", f"video in/clip.mp4 -o out/o.mp4 {CK} --focal -5", words=("--focal", "positive")),
+    Case("fov_too_wide", "--fov 200", f"video in/clip.mp4 -o out/o.mp4 {CK} --fov 200", words=("--fov", "between 1 and 179")),
+    Case("focal_and_fov", "--focal and --fov together", f"video in/clip.mp4 -o out/o.mp4 {CK} --focal 1400 --fov 60",
+         words=("--focal and --fov", "one of them")),
     Case("device_cuda", "--device cuda without CUDA", f"video in/clip.mp4 -o out/o.mp4 {CK} --device cuda",
          words=("--device cuda", "not available", "--device cpu"), skip=_no_cuda(), sub=True),
     Case("device_unknown", "--device tpu", f"video in/clip.mp4 -o out/o.mp4 {CK} --device tpu", words=("--device", "cpu")),
