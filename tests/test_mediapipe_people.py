@@ -67,7 +67,7 @@ def test_plausible_person_keeps_people_and_turns_away_ghosts() -> None:
     # a small body lying flat (a table edge), but a large lying person is kept
     lying = np.stack([STANDING[:, 1], STANDING[:, 0]], axis=1)
     assert not plausible_person(200 + (lying - 200) * 0.3, sc)
-    assert plausible_person(lying, sc)
+    assert plausible_person(200 + (lying - 200) * 2.0, sc)  # torso 150 px
     low = sc.copy()
     low[[1, 4]] = 0.2  # hips not seen
     assert not plausible_person(STANDING, low)
