@@ -182,3 +182,20 @@ def test_finds_the_small_man_behind_the_tennis_player() -> None:
     assert all(any(d.box[3] - d.box[1] > 350 for d in dets) for dets in found)  # and the player throughout
     with MediaPipePeopleBackend(tile=0) as backend:
         assert not any(small_man(backend.detect_rgb(f, i)) for i, f in enumerate(frames[:12]))
+
+
+def test_video_with_an_unwritable_cache_is_one_line(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    monkeypatch.setenv(bundle.CACHE_ENV, str(blocker))
+    clip = Path(__file__).resolve().parents[1] / "examples" / "synthetic_walk.mp4"
+    out = tmp_path / "out" / "o.mp4"
+    result = CliRunner().invoke(app, ["video", str(clip), "-o", str(out), "--pose2d", "mediapipe", "-q"])
+    assert result.exit_code == 2, result.output
+    errors = [ln for ln in result.output.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and "cannot write the MediaPipe pose bundle" in errors[0] and bundle.CACHE_ENV in errors[0]
+    assert "Traceback" not in result.output and not out.exists()
