@@ -11,7 +11,8 @@ where every view looks like the centred views it was trained on, and the rotatio
 the 3D.
 
 Per frame: the ray through the body centre (mean of the pelvis and hips, `posemoe.normalization.
-body_centre`) defines the smallest rotation ``R`` that takes it onto the optical axis; joint rays
+body_centre`, averaged over `SMOOTH_FRAMES` frames so that a detector's jitter does not turn
+each frame differently) defines the smallest rotation ``R`` that takes it onto the optical axis; joint rays
 ``K^-1 (u, v, 1)`` are turned by ``R`` and projected again with the same focal length, about the
 image centre; the network's pose ``p`` in the virtual camera is ``R^T p`` in the real camera.
 
@@ -36,6 +37,7 @@ from posemoe.normalization import body_centre, found_joints
 from posemoe.virtual_camera import focal_from_35mm
 
 DEFAULT_FOCAL_35MM = 26.0  # mm, 35 mm-equivalent: the main camera of most phones
+SMOOTH_FRAMES = 9  # frames over which the body centre that sets the turn is averaged
 
 
 def focal_from_fov(fov_deg: float, width: int) -> float:
@@ -75,15 +77,31 @@ def rotation_to_axis(rays: np.ndarray) -> np.ndarray:
     return np.where((s < 1e-12)[..., None, None], eye, R)
 
 
-def look_at_person(x: np.ndarray, focal: float, principal: tuple[float, float] = (0.0, 0.0)
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Re-project (..., J, C) screen-normalised keypoints into a virtual camera turned to look at
-    the person in each frame.
+def smooth_centres(centre: np.ndarray, seen: np.ndarray, frames: int) -> np.ndarray:
+    """(..., T, 2) body centres averaged over a centred window of `frames` frames along T, using
+    only frames where the person was `seen` ((..., T) bool); unseen frames keep their own."""
+    if frames <= 1 or centre.ndim < 2 or centre.shape[-2] < 2:
+        return centre
+    w = seen.astype(np.float64)
+    kernel = np.ones(frames)
+    from scipy.ndimage import convolve1d
+
+    num = convolve1d(centre * w[..., None], kernel, axis=-2, mode="nearest")
+    den = convolve1d(w, kernel, axis=-1, mode="nearest")[..., None]
+    return np.where((den > 0) & seen[..., None], num / np.maximum(den, 1e-12), centre)
+
+
+def look_at_person(x: np.ndarray, focal: float, principal: tuple[float, float] = (0.0, 0.0),
+                   smooth: int = SMOOTH_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """Re-project (..., T, J, C) screen-normalised keypoints into a virtual camera turned to look
+    at the person in each frame.
 
     focal: the focal length in screen units (`screen_focal`); principal: the principal point in
-    screen units (the image centre is (0, 0)). Returns the new keypoints (same shape, centred on
-    the image centre, channels after x, y kept, missed joints 0) and the rotations (..., 3, 3)
-    from the real camera's axes to the virtual camera's."""
+    screen units (the image centre is (0, 0)); smooth: the body centre that sets each frame's
+    turn is averaged over this many frames around it (a detector's jitter on the centre would
+    otherwise turn every frame by a slightly different angle; 1 = no averaging). Returns the new
+    keypoints (same shape, centred on the image centre, channels after x, y kept, missed joints
+    0) and the rotations (..., T, 3, 3) from the real camera's axes to the virtual camera's."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim < 2 or x.shape[-1] < 2:
         raise PoseMoEError(f"look_at_person input: expected shape (..., joints, 2 or 3), found {x.shape}")
@@ -93,6 +111,8 @@ def look_at_person(x: np.ndarray, focal: float, principal: tuple[float, float] =
     xt = torch.from_numpy(x)
     centre = body_centre(xt).numpy().astype(np.float64)  # (..., 2)
     found = found_joints(xt).numpy() > 0
+    if x.ndim >= 3:
+        centre = smooth_centres(centre, found.any(axis=-1), int(smooth))
     rays_c = np.concatenate([(centre - (cx, cy)) / focal, np.ones(centre.shape[:-1] + (1,))], axis=-1)
     R = rotation_to_axis(rays_c)  # (..., 3, 3)
     xy = x[..., :2].astype(np.float64)

@@ -44,7 +44,7 @@ def test_turned_keypoints_are_the_projection_through_the_turned_camera(spec) -> 
     x = normalize_screen(cam.project(pose_cam), cam.res_w, cam.res_h).astype(np.float32)
     f = screen_focal(cam.f, cam.res_w)
     principal = tuple(normalize_screen(np.asarray(cam.c), cam.res_w, cam.res_h))
-    turned, R = look_at_person(x, f, principal)
+    turned, R = look_at_person(x, f, principal, smooth=1)
     # what a camera at the same place, turned by R, sees (principal point at the image centre)
     in_turned = np.einsum("tab,tjb->tja", R.astype(np.float64), pose_cam)
     np.testing.assert_allclose(turned[..., :2], f * in_turned[..., :2] / in_turned[..., 2:], atol=2e-5)
@@ -86,3 +86,26 @@ def test_focal_helpers_and_bad_values() -> None:
         screen_focal(-1.0, 1920)
     with pytest.raises(PoseMoEError, match="positive focal"):
         look_at_person(np.zeros((1, 17, 2), np.float32), float("nan"))
+
+
+def test_the_turn_follows_the_person_smoothly() -> None:
+    """A detector's jitter on the body centre would turn each frame by a different angle: the
+    centre is averaged over a few frames first, so the turn varies less than the raw centre."""
+    rng = np.random.default_rng(3)
+    n = 40
+    x = np.zeros((n, 17, 3), np.float32)
+    x[..., :2] = rng.normal(0.0, 0.05, (17, 2)) + np.array([0.6, 0.1])  # a person right of centre
+    x[..., :2] += rng.normal(0.0, 0.01, (n, 1, 2))  # the whole detection jitters from frame to frame
+    x[..., 2] = 1.0
+    x[10:13] = 0.0  # missed for three frames
+    _, raw = look_at_person(x, 1.0, smooth=1)
+    _, smooth = look_at_person(x, 1.0)
+
+    def wobble(R):
+        z = R[:, 2, :]  # the turned camera's optical axis, in the real camera's axes
+        ok = np.ones(n, bool)
+        ok[9:14] = False
+        return np.linalg.norm(np.diff(z[ok], axis=0), axis=-1).mean()
+
+    assert wobble(smooth) < 0.5 * wobble(raw)
+    np.testing.assert_allclose(smooth[11], np.eye(3), atol=1e-6)  # nobody there: no turn
