@@ -91,3 +91,30 @@ def test_video_stability_example(tmp_path: Path) -> None:
     assert [r["track"] for r in rows] == [3]
     assert rows[0]["bone_cv"] < 1e-6 and abs(rows[0]["jitter_mm_per_frame2"] - 20.0) < 1e-3
     assert "track   3 (30 frames)" in proc.stdout
+
+
+def test_smallest_person_example_pastes_a_findable_person(tmp_path: Path) -> None:
+    """The example's scene: the pasted person is where it says, and the backend finds someone
+    there at 240 px in a 1280x720 frame (the table's figures come from the full run)."""
+    import importlib.util
+
+    import pytest
+
+    video = EXAMPLES.parent.parent / "shared" / "data" / "videos" / "two_people.mp4"
+    if not video.is_file():
+        pytest.skip(f"{video} not present")
+    spec = importlib.util.spec_from_file_location("smallest_person", EXAMPLES / "smallest_person.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    frame = mod.read_frame(video)
+    image, box = mod.scene(frame, (1280, 720), 240, 0.5)
+    assert image.shape == (720, 1280, 3) and box[3] - box[1] == round(670 * 240 / 615)
+    assert abs((box[0] + box[2]) / 2 - 640) <= 1
+    from pipeline.mediapipe_people import MediaPipePeopleBackend
+
+    with MediaPipePeopleBackend() as backend:
+        assert mod.found(backend, image, box)
+    blank, _ = mod.scene(frame, (1280, 720), 240, 0.5)
+    blank[box[1]:box[3], box[0]:box[2]] = blank[0:box[3] - box[1], 0:box[2] - box[0]]  # the person painted over
+    with MediaPipePeopleBackend() as backend:
+        assert not mod.found(backend, blank, box)
