@@ -29,16 +29,21 @@ _LEGS = (1, 4, 2, 5)  # hips and knees
 MIN_SCORE = 0.5
 
 
+def _box(pts: np.ndarray, w: int, h: int) -> tuple[int, int, int, int] | None:
+    """The integer box around `pts` clipped to a w x h image, or None when under 2 px wide or high."""
+    x0, y0 = np.floor(pts.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    return None if x1 - x0 < 2 or y1 - y0 < 2 else (x0, y0, x1, y1)
+
+
 def _part(hsv: np.ndarray, kp: np.ndarray, sc: np.ndarray, joints: tuple[int, ...]) -> np.ndarray | None:
     if (sc[list(joints)] < MIN_SCORE).any():
         return None
-    pts = kp[list(joints)]
-    x0, y0 = np.floor(pts.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
-    h, w = hsv.shape[:2]
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    box = _box(kp[list(joints)], hsv.shape[1], hsv.shape[0])
+    if box is None:
         return None
+    x0, y0, x1, y1 = box
     hist = cv2.calcHist([hsv[y0:y1, x0:x1]], [0, 1, 2], None, list(BINS), RANGES).ravel()
     total = hist.sum()
     return hist / total if total > 0 else None
@@ -51,12 +56,10 @@ def appearance(frame: np.ndarray, det: "Detection", rgb: bool = False) -> np.nda
     pts = kp[list(set(_TORSO + _LEGS))]
     if not np.isfinite(pts).all():
         return None
-    x0, y0 = np.floor(pts.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
-    h, w = frame.shape[:2]
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    box = _box(pts, frame.shape[1], frame.shape[0])
+    if box is None:
         return None
+    x0, y0, x1, y1 = box
     hsv = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_RGB2HSV if rgb else cv2.COLOR_BGR2HSV)
     local = kp - [x0, y0]
     torso, legs = _part(hsv, local, sc, _TORSO), _part(hsv, local, sc, _LEGS)

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.track import Detection, box_from_keypoints
+from pipeline.track import Detection, box_from_keypoints, box_iou
 from posemoe.errors import PoseMoEError
 from posemoe.skeleton import blazepose33_to_h36m17
 
@@ -83,14 +83,6 @@ def discovery_regions(width: int, height: int, tile: int) -> list[tuple[int, int
         regions += tile_grid(width, height, side)
         side *= 2
     return regions
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def same_person(a: Detection, b: Detection, iou: float) -> bool:

@@ -66,7 +66,8 @@ def _view(model, ec: "EvalConfig", f_px: float, c_px, size: tuple[int, int]) -> 
     if not (ec.look_at_person and uses_view_rotation(model)):
         return {}
     w, h = size
-    return {"focal": screen_focal(float(f_px), w), "principal": (float(c_px[0]) / w * 2 - 1, float(c_px[1]) / w * 2 - h / w)}
+    principal = normalize_screen(np.asarray(c_px, dtype=np.float64), w, h)
+    return {"focal": screen_focal(float(f_px), w), "principal": (float(principal[0]), float(principal[1]))}
 
 
 class _Pool:

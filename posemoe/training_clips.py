@@ -161,7 +161,7 @@ class CameraMixClips(Dataset):
         if self.look_at_person:
             w, h = size
             x, rotation = turn_to_person(x, screen_focal(focal_px, w),
-                                         (principal[0] / w * 2 - 1, principal[1] / w * 2 - h / w))
+                                         tuple(normalize_screen(principal, w, h)))
             y = np.einsum("tab,tjb->tja", rotation, y).astype(np.float32)
         flipped = bool(self.flip and rng.random() < 0.5)
         if flipped:
