@@ -1,4 +1,4 @@
-"""`posemoe analyze`: a visual, qualitative report on a results file ("posemoe-results-v1").
+"""`posemoe analyze`: a visual, qualitative report on a results file (schema in `pipeline.export`).
 
 What it draws (matplotlib, Agg; every figure is also written as a PNG next to the page):
 
@@ -8,6 +8,9 @@ What it draws (matplotlib, Agg; every figure is also written as a PNG next to th
 - **bone lengths**: each limb's length over time, left against right, and every bone's
   coefficient of variation (std / mean). A person's bones do not change length, so any variation
   is the lifter's error; it is a known weakness of 2D-to-3D lifting, and the CV shows where
+- **paths over the floor** (results with the scene fields): everyone's pelvis path seen from
+  above in the world frame, the camera, and the footprints of foot contacts; per person, the
+  ankles' heights above the floor over time with the contact frames
 - **2D confidence**: the detector's per-joint confidence over time (heat map), absent frames grey
 - **symmetry**: left / right length ratios of the paired bones (1 = symmetric)
 - **router**: the PoseMoE routers' expert weights per joint over time, for every MoE layer of
@@ -152,7 +155,13 @@ def compute_router_weights(results: Results, checkpoint: str | Path, *, device: 
     model.eval()
     present = results.present
     pose3d, probs = lift_tracks_routed(model, results.keypoints2d, results.scores2d, present, results.image_size,
-                                       batch_size=batch_size, device=device)
+                                       batch_size=batch_size, device=device, focal_px=results.focal_px)
+    spec = (results.smoothing or {}).get("spec")
+    if spec:  # the saved 3D was filtered after lifting: filter the recomputed one the same way
+        from posemoe.smoothing import parse_smoothing
+
+        smoothing = parse_smoothing(spec)
+        pose3d = np.stack([smoothing.apply(person, results.fps) for person in pose3d]) if len(pose3d) else pose3d
     recorded = (results.checkpoint or {}).get("sha256") if isinstance(results.checkpoint, dict) else None
     same = None if not recorded else (checkpoint_info(path) or {}).get("sha256") == recorded
     diff = np.abs(pose3d - results.keypoints3d)[present]
@@ -324,6 +333,69 @@ def fig_trajectories(results: Results, p: int):
     fig.suptitle(f"Track {results.track_ids[p]}: 3D joint positions relative to the pelvis "
                  "(camera axes; grey = person absent)")
     return fig
+
+
+def fig_scene(results: Results, order: list[int]):
+    """Top-down view of everyone's path over the floor, with the camera and foot contacts."""
+    assert results.keypoints3d_world is not None and results.foot_contact is not None
+    fig = _new_figure(8.5, 7.5)
+    ax = fig.add_subplot()
+    cmap = _track_colours(len(order))
+    for row, p in enumerate(order):
+        k = results.keypoints3d_world[p].astype(np.float64)
+        root = k[:, J["pelvis"]]
+        ok = np.isfinite(root).all(-1)
+        if not ok.any():
+            continue
+        colour = cmap[row]
+        ax.plot(root[:, 0], root[:, 2], lw=1.6, color=colour, label=f"track {results.track_ids[p]}")
+        first = int(np.flatnonzero(ok)[0])
+        ax.plot(root[first, 0], root[first, 2], "o", ms=6, color=colour, mec="k", mew=0.6)
+        for side, (joint, marker) in enumerate((("right_ankle", "x"), ("left_ankle", "+"))):
+            steps = (results.foot_contact[p, :, side] > 0) & ok
+            ax.plot(k[steps, J[joint], 0], k[steps, J[joint], 2], marker, ms=4, color=colour, alpha=0.6, ls="none")
+    ax.plot(0.0, 0.0, "v", ms=11, color="k")
+    ax.annotate("camera", (0.0, 0.0), textcoords="offset points", xytext=(8, -4), fontsize=9)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.invert_yaxis()  # depth increases upwards on the page: the camera at the bottom, looking up
+    ax.set_xlabel("x: right of the camera (m)")
+    ax.set_ylabel("z: towards the camera (m); the scene lies up the page")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=9, title="pelvis path (dot: start)")
+    height = float(results.world_from_camera[1, 3]) if results.world_from_camera is not None else float("nan")
+    ax.set_title(f"Paths over the floor, seen from above (x = right foot on the floor, + = left foot); "
+                 f"camera {height:.2f} m above the floor", fontsize=10)
+    return fig
+
+
+def fig_contact(results: Results, p: int):
+    """Ankle heights above the floor over time, with the frames each foot is on the floor."""
+    assert results.keypoints3d_world is not None and results.foot_contact is not None
+    fig = _new_figure(11, 3.6)
+    ax = fig.add_subplot()
+    t = results.time_s
+    _shade_absent(ax, results, results.present[p])
+    for side, (joint, colour) in enumerate((("right_ankle", RIGHT_COLOR), ("left_ankle", LEFT_COLOR))):
+        h = results.keypoints3d_world[p, :, J[joint], 1]
+        ax.plot(t, h, lw=1.3, color=colour, label=joint.replace("_", " "))
+        on = results.foot_contact[p, :, side] > 0
+        ax.fill_between(t, -0.04 - 0.03 * side, -0.015 - 0.03 * side, where=on, color=colour, lw=0, step="mid")
+    ax.axhline(0, color="0.4", lw=0.8)
+    ax.set_ylabel("height above the floor (m)")
+    ax.set_xlabel("time (s)")
+    ax.set_xlim(*_time_extent(results))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=9)
+    ax.set_title(f"Track {results.track_ids[p]}: ankle heights; bars below the floor line mark the frames each "
+                 "foot is on the floor", fontsize=10)
+    return fig
+
+
+def _track_colours(n: int) -> list:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10"]
+    return [cmap(i % 10) for i in range(n)]
 
 
 def fig_bones(results: Results, p: int, lengths: np.ndarray, cv: np.ndarray):
@@ -608,10 +680,20 @@ def make_figures(results: Results, router: RouterWeights | None, max_tracks: int
     add("tracks", "Tracks", "Each bar is a run of frames in which the person is tracked; its colour is the mean 2D "
         "confidence over that run.", fig_tracks(results))
     order = track_order(results)
+    if results.has_scene:
+        add("scene", "Paths over the floor",
+            "Each person's pelvis seen from above in the world frame (metres; the floor estimated from the feet, the "
+            "camera at the origin), with the frames in which each foot is on the floor. Depth comes from the "
+            "person's size in the image and the lens's focal length (results' focal_px).",
+            fig_scene(results, order))
     for p in order[:max_tracks] if max_tracks else order:
         tid = int(results.track_ids[p])
         if not results.present[p].any():
             continue
+        if results.has_scene:
+            add(f"contact_track{tid}", f"Track {tid}: foot contact",
+                "Height of each ankle joint above the estimated floor (an ankle on the floor is about 6 cm above it); "
+                "the bars mark the frames the foot is found on the floor (low and slow).", fig_contact(results, p))
         add(f"trajectories_track{tid}", f"Track {tid}: 3D trajectories",
             "Position of the head, wrists and ankles relative to the pelvis along each camera axis (x right, y down, "
             "z away from the camera), metres.", fig_trajectories(results, p))

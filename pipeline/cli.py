@@ -14,6 +14,8 @@ from typing import Optional
 import typer
 
 from posemoe.errors import PoseMoEError
+from posemoe.smoothing import DEFAULT_SMOOTHING
+from posemoe.smoothing import SPEC_HELP as SMOOTH_SPECS
 
 app = typer.Typer(
     name="posemoe",
@@ -275,7 +277,8 @@ def compare(
 def video(
     src: Path = typer.Argument(..., help="Input video (any format FFmpeg reads: mp4, mov, mkv, ...)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output video (.mp4, H.264) with the 2D overlay and the 3D view."),
-    save: Optional[Path] = typer.Option(None, "--save", help="Also export the poses: RESULTS.npz or RESULTS.json (schema in the README)."),
+    save: list[Path] = typer.Option([], "--save", help="Also export the poses, in the format the suffix names: RESULTS.npz/.json (all data), SKELETON.bvh (animation, one file per person), MARKERS.trc (OpenSim, one per person), TABLE.csv. Repeat for several."),
+    smooth: str = typer.Option(DEFAULT_SMOOTHING, "--smooth", help=f"Temporal filter of the 3D: {SMOOTH_SPECS} (seconds / Hz; see docs/smoothing.md)."),
     pose2d: str = typer.Option("auto", "--pose2d", help="2D keypoint backend: auto, mediapipe, mmpose."),
     det_weights: Optional[Path] = typer.Option(None, "--det-weights", help="mmpose backend: local RTMDet person detector checkpoint (default: cached or downloaded)."),
     pose_weights: Optional[Path] = typer.Option(None, "--pose-weights", help="mmpose backend: local RTMPose-m COCO-17 checkpoint (default: cached or downloaded)."),
@@ -299,7 +302,7 @@ def video(
         job = process_video(src, out, save=save, pose2d=pose2d, checkpoint=checkpoint, device=device, view=view,
                             max_people=max_people, progress=not quiet, log=lambda m: typer.echo(m, err=True),
                             render_options=options, det_weights=det_weights, pose_weights=pose_weights,
-                            focal_px=focal, fov_deg=fov)
+                            focal_px=focal, fov_deg=fov, smooth=smooth)
     except PoseMoEError as e:
         _fail(str(e))
     typer.echo(f"{job.frames} frames, {job.people} people tracked -> {', '.join(str(o) for o in job.outputs)}")
@@ -318,6 +321,7 @@ def lift(
     views3d: str = typer.Option("oblique", "--views3d", help="For .mp4 output: 3D view angles, one panel each: oblique, front, side; e.g. front,side."),
     color_by: str = typer.Option("track", "--color-by", help="For .mp4 output: joint colours by track or by 2D confidence."),
     timecode: bool = typer.Option(False, "--timecode", help="For .mp4 output: draw the frame number and time on every frame."),
+    smooth: str = typer.Option(DEFAULT_SMOOTHING, "--smooth", help=f"Temporal filter of the 3D: {SMOOTH_SPECS} (seconds / Hz)."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda; default cpu."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -335,11 +339,49 @@ def lift(
         options = render_options(color_by, timecode, views3d)
         job = lift_keypoint_file(keypoints, out, checkpoint=checkpoint, device=device, view=view, video=video, fps=fps,
                                  image_size=size, progress=not quiet, log=lambda m: typer.echo(m, err=True),
-                                 render_options=options)
+                                 render_options=options, smooth=smooth)
     except PoseMoEError as e:
         _fail(str(e))
     typer.echo(f"{job.frames} frames, {job.people} people -> {out}")
     typer.echo(job.timing)
+
+
+@app.command()
+def convert(
+    results: Path = typer.Argument(..., help="Results file from `posemoe video/lift --save` (.npz or .json)."),
+    out: list[Path] = typer.Option(..., "--out", "-o", help="OUT.bvh (skeleton per person), OUT.trc (OpenSim markers per person), OUT.csv (table) or OUT.npz/.json (results with the scene fields). Repeat for several."),
+    track: Optional[int] = typer.Option(None, "--track", help="Only this track id (default everyone; per-person formats then write one file per track)."),
+    smooth: Optional[str] = typer.Option(None, "--smooth", help=f"Filter the 3D (again) before writing: {SMOOTH_SPECS}. Default: as saved (files without a recorded filter get the default, {DEFAULT_SMOOTHING})."),
+    focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels to place people with; default the one recorded in the results, else a 26 mm-equivalent lens."),
+) -> None:
+    """Results file -> BVH / TRC / CSV motion files (or an updated results file)."""
+    import numpy as np
+
+    from pipeline.export import load_results
+    from pipeline.motion_export import check_outputs, save_outputs, select_track
+    from pipeline.world import place_in_world
+    from posemoe.smoothing import parse_smoothing
+
+    try:
+        check_outputs(out, [results])
+        res = select_track(load_results(results), track, str(results))
+        if not res.present.any() or not np.isfinite(res.keypoints3d).all(axis=(-2, -1)).any():
+            raise PoseMoEError(f"{results}: no 3D pose in the file (no person, or no lifted frame); lift its 2D "
+                               f"first: `posemoe lift {results} -o LIFTED.npz`, then convert that")
+        if focal is not None and not (focal > 0 and focal < float("inf")):
+            raise PoseMoEError(f"--focal {focal:g}: expected the focal length in pixels, a positive number; pass e.g. --focal 1400")
+        if smooth is not None:
+            smoothing = parse_smoothing(smooth)
+        elif res.smoothing is None and not res.has_scene:  # a version-1 file: the network's raw output
+            smoothing = parse_smoothing(DEFAULT_SMOOTHING)
+        else:
+            smoothing = None
+        if smoothing is not None or focal is not None or not res.has_scene:
+            res = place_in_world(res, focal, smoothing)
+        written = save_outputs(out, res)
+    except PoseMoEError as e:
+        _fail(str(e))
+    typer.echo(f"{res.num_people} people, {res.num_frames} frames -> {', '.join(str(w) for w in written)}")
 
 
 @app.command()

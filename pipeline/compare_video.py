@@ -1,7 +1,7 @@
 """Two results of one clip side by side: ``posemoe compare A.npz B.npz -o OUT.mp4``.
 
 For comparing two checkpoints, or two 2D backends, on the same video. Both files are
-"posemoe-results-v1" (``pipeline.export``; .npz or .json, recognised by their content). The
+posemoe results files (``pipeline.export``; .npz or .json, recognised by their content). The
 output video shows the source frame (``video``; a plain dark background without it) with both
 2D skeletons (A blue, B orange), then one 3D panel per result, labelled with its checkpoint and
 2D backend (or ``labels``). The two panels share one up direction, scale, framing and floor
@@ -32,11 +32,11 @@ from posemoe.errors import PoseMoEError
 
 COLOURS = ((225, 125, 35), (30, 135, 245))  # (b, g, r): A blue, B orange
 _BACKGROUND = 48  # grey level of the frame area without a source video
-_FORMAT_RE = re.compile(rb'"format"\s*:\s*"posemoe-results-v1"')
+_FORMAT_RE = re.compile(rb'"format"\s*:\s*"posemoe-results-v[12]"')
 
 
 def is_results_file(path: str | Path) -> bool:
-    """True if ``path`` is a "posemoe-results-v1" file (.npz or .json), judged by its content.
+    """True if ``path`` is a posemoe results file (version 1 or 2) (.npz or .json), judged by its content.
 
     Reads only the start of a JSON file (results files write their metadata first) and only the
     ``meta`` entry of a zip (.npz) archive. A missing or unreadable file is not one.

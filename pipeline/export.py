@@ -6,9 +6,11 @@ suffix), atomically: the data goes to a hidden temporary file in the same folder
 holds a partial file and an existing file there stays untouched if writing fails.
 ``load_results(path)`` reads either format back and validates it.
 
-Schema ("posemoe-results-v1")
+Schema ("posemoe-results-v2")
 -----------------------------
 P = number of tracked people, F = number of frames, J = 17 joints (Human3.6M order, below).
+Version-1 files ("posemoe-results-v1", without the scene arrays) still load; their scene
+fields are None (``pipeline.world.place_in_world`` computes them).
 
 Arrays:
 
@@ -26,7 +28,26 @@ key             shape            dtype    meaning
                                           axes: x right, y down, z forward (away from camera)
 =============== ================ ======== =====================================================
 
-Where person p is absent in frame f, ``keypoints2d[p, f]`` and ``keypoints3d[p, f]`` are NaN
+Scene arrays (version 2; see ``posemoe.trajectory`` for how they are estimated):
+
+===================== ============= ======= ==================================================
+key                   shape         dtype   meaning
+===================== ============= ======= ==================================================
+``root_camera``       (P, F, 3)     float32 pelvis position in the camera frame, metres (camera
+                                            axes as ``keypoints3d``)
+``keypoints3d_world`` (P, F, 17, 3) float32 joints in the world frame, metres: x the camera's
+                                            right made horizontal, y up, z horizontal towards the
+                                            camera; floor at y = 0, origin on the floor below
+                                            the camera
+``foot_contact``      (P, F, 2)     uint8   1 where the right / left ankle touches the floor
+``world_from_camera`` (3, 4)        float64 ``[R | t]``: world = R @ camera + t (t = (0, camera
+                                            height, 0))
+``focal_px``          ()            float64 focal length used to place people, pixels
+``principal_px``      (2,)          float64 principal point used, pixels (the image centre)
+===================== ============= ======= ==================================================
+
+Where person p is absent in frame f, ``keypoints2d[p, f]``, ``keypoints3d[p, f]``,
+``root_camera[p, f]`` and ``keypoints3d_world[p, f]`` are NaN, ``foot_contact[p, f]`` is 0
 and ``scores2d[p, f]`` is 0 (``Results.present`` gives the (P, F) mask of finite 2D poses).
 
 Joint order (``joint_names``): 0 pelvis, 1 right_hip, 2 right_knee, 3 right_ankle, 4 left_hip,
@@ -36,7 +57,7 @@ Joint order (``joint_names``): 0 pelvis, 1 right_hip, 2 right_knee, 3 right_ankl
 
 Metadata (a JSON object):
 
-- ``format``: ``"posemoe-results-v1"``
+- ``format``: ``"posemoe-results-v2"``
 - ``joints``: ``"h36m17"``; ``joint_names``: the 17 names above, in order
 - ``units``: ``{"keypoints2d": "px", "keypoints3d": "m", "time_s": "s"}``
 - ``axes``: the 3D axes convention, in words (as above)
@@ -46,6 +67,7 @@ Metadata (a JSON object):
 - ``versions``: ``{"posemoe", "torch", "numpy", "python", ...}`` plus ``mediapipe`` / ``mmpose``
   when installed
 - ``created``: ISO 8601 time the results were made, with the UTC offset
+- ``smoothing``: the temporal filter applied to the 3D (``posemoe.smoothing``), or null
 - ``extra``: free-form JSON object for run settings (input video, options); may be empty
 
 File formats:
@@ -56,7 +78,7 @@ File formats:
 - ``.json``: one standard JSON object ``{"meta": {...}, "fps": ..., "image_size": [w, h],
   "frame_index": [...], ...}`` with the arrays as nested lists. NaN is written as ``null``. To
   keep files small numbers are rounded: ``keypoints2d`` to 0.01 px, ``keypoints3d`` to 0.0001 m
-  (0.1 mm), ``scores2d`` to 0.0001, ``time_s`` to 1 microsecond (``fps`` is exact). A value read
+  (0.1 mm; also ``root_camera`` and ``keypoints3d_world``), ``scores2d`` to 0.0001, ``time_s`` to 1 microsecond (``fps`` is exact). A value read
   back is within half that step of the value saved (plus float32 rounding).
 """
 
@@ -89,23 +111,29 @@ __all__ = [
     "save_results",
 ]
 
-FORMAT = "posemoe-results-v1"
+FORMAT = "posemoe-results-v2"
+FORMATS_READ = ("posemoe-results-v1", FORMAT)
 SUFFIXES = (".npz", ".json")
 JOINTS = H36M17.name  # "h36m17"
 JOINT_NAMES: tuple[str, ...] = H36M17.joint_names
 NUM_JOINTS = len(JOINT_NAMES)
-UNITS: dict[str, str] = {"keypoints2d": "px", "keypoints3d": "m", "time_s": "s"}
+UNITS: dict[str, str] = {"keypoints2d": "px", "keypoints3d": "m", "time_s": "s", "root_camera": "m",
+                         "keypoints3d_world": "m", "focal_px": "px"}
 AXES = ("keypoints3d: camera axes, x right, y down, z forward (away from the camera); "
-        "root-relative, pelvis at 0; keypoints2d: pixels, x right, y down, origin top-left")
+        "root-relative, pelvis at 0; keypoints2d: pixels, x right, y down, origin top-left; "
+        "root_camera: camera axes, metres; keypoints3d_world: x the camera's right made horizontal, y up, "
+        "z horizontal towards the camera, floor at y = 0, origin on the floor below the camera")
 
 # decimals kept per array in the .json format (documented in the module docstring)
-JSON_DECIMALS: dict[str, int] = {"keypoints2d": 2, "keypoints3d": 4, "scores2d": 4, "time_s": 6}
+JSON_DECIMALS: dict[str, int] = {"keypoints2d": 2, "keypoints3d": 4, "scores2d": 4, "time_s": 6,
+                                 "root_camera": 4, "keypoints3d_world": 4}
 
 # distribution name -> module whose __version__ is a fallback when the distribution has no metadata
 _VERSION_DISTS: dict[str, str] = {"posemoe": "posemoe", "torch": "torch", "numpy": "numpy"}
 _OPTIONAL_DISTS: tuple[str, ...] = ("mediapipe", "mmpose")
 _ARRAY_KEYS = ("frame_index", "time_s", "fps", "image_size", "track_ids", "keypoints2d", "scores2d",
                "keypoints3d")
+SCENE_KEYS = ("root_camera", "keypoints3d_world", "foot_contact", "world_from_camera", "focal_px", "principal_px")
 
 
 def _now_iso() -> str:
@@ -229,6 +257,14 @@ class Results:
     versions: dict[str, str] = field(default_factory=collect_versions)
     created: str = field(default_factory=_now_iso)
     extra: dict[str, Any] = field(default_factory=dict)
+    # scene (version 2); None in version-1 files, all given or none
+    root_camera: np.ndarray | None = None  # (P, F, 3) float32 m, camera frame
+    keypoints3d_world: np.ndarray | None = None  # (P, F, 17, 3) float32 m, world frame
+    foot_contact: np.ndarray | None = None  # (P, F, 2) uint8, right / left ankle on the floor
+    world_from_camera: np.ndarray | None = None  # (3, 4) float64
+    focal_px: float | None = None
+    principal_px: tuple[float, float] | None = None
+    smoothing: dict[str, Any] | None = None  # posemoe.smoothing.Smoothing.describe(), or None
 
     FORMAT: ClassVar[str] = FORMAT
     JOINTS: ClassVar[str] = JOINTS
@@ -271,7 +307,35 @@ class Results:
         if scores.size and not (np.all(np.isfinite(scores)) and scores.min() >= 0 and scores.max() <= 1):
             raise PoseMoEError("Results.scores2d: expected confidences in [0, 1], found values outside "
                                "(or NaN); use 0 where a person is absent")
+        self._check_scene(pf)
         self._check_meta()
+
+    def _check_scene(self, pf: tuple[int, int]) -> None:
+        given = [k for k in SCENE_KEYS if getattr(self, k) is not None]
+        if not given:
+            return
+        if len(given) != len(SCENE_KEYS):
+            missing = [k for k in SCENE_KEYS if k not in given]
+            raise PoseMoEError(f"Results: the scene fields come together; {', '.join(missing)} missing "
+                               f"(pipeline.world.place_in_world fills them all)")
+        self.root_camera = _array(self.root_camera, "root_camera", np.float32, (*pf, 3), "(P, F, 3)")
+        self.keypoints3d_world = _array(self.keypoints3d_world, "keypoints3d_world", np.float32,
+                                        (*pf, NUM_JOINTS, 3), "(P, F, 17, 3)")
+        self.foot_contact = _array(self.foot_contact, "foot_contact", np.uint8, (*pf, 2), "(P, F, 2)")
+        self.world_from_camera = _array(self.world_from_camera, "world_from_camera", np.float64, (3, 4), "(3, 4)")
+        focal = float(np.asarray(self.focal_px, dtype=np.float64).reshape(-1)[0]) if np.size(self.focal_px) == 1 else math.nan
+        if not (focal > 0 and math.isfinite(focal)):
+            raise PoseMoEError(f"Results.focal_px: expected a positive number of pixels, found {self.focal_px!r}")
+        self.focal_px = focal
+        pp = _array(self.principal_px, "principal_px", np.float64, (2,), "(2,)")
+        self.principal_px = (float(pp[0]), float(pp[1]))
+        if self.smoothing is not None and not isinstance(self.smoothing, dict):
+            raise PoseMoEError(f"Results.smoothing: expected a dict or None, found {type(self.smoothing).__name__}")
+
+    @property
+    def has_scene(self) -> bool:
+        """True when the scene fields (root trajectory, world frame, foot contact) are present."""
+        return self.root_camera is not None
 
     def _check_meta(self) -> None:
         if self.checkpoint is not None and not isinstance(self.checkpoint, dict):
@@ -313,11 +377,20 @@ class Results:
             "backend2d": self.backend2d,
             "versions": self.versions,
             "created": self.created,
+            "smoothing": self.smoothing,
             "extra": self.extra,
         }
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays of the schema by key (``fps`` 0-d float64, ``image_size`` (2,) int64)."""
+        scene = {} if not self.has_scene else {
+            "root_camera": self.root_camera,
+            "keypoints3d_world": self.keypoints3d_world,
+            "foot_contact": self.foot_contact,
+            "world_from_camera": self.world_from_camera,
+            "focal_px": np.asarray(self.focal_px, dtype=np.float64),
+            "principal_px": np.asarray(self.principal_px, dtype=np.float64),
+        }
         return {
             "frame_index": self.frame_index,
             "time_s": self.time_s,
@@ -327,7 +400,7 @@ class Results:
             "keypoints2d": self.keypoints2d,
             "scores2d": self.scores2d,
             "keypoints3d": self.keypoints3d,
-        }
+        } | scene
 
 
 # ------------------------------------------------------------------------------------------ write
@@ -372,7 +445,14 @@ def _write_json(fh: BinaryIO, results: Results, meta: str) -> None:
     fh.write(f',"fps":{json.dumps(results.fps)},"image_size":{json.dumps(list(results.image_size))}'.encode())
     fh.write(f',"frame_index":{json.dumps(results.frame_index.tolist())}'.encode())
     fh.write(f',"track_ids":{json.dumps(results.track_ids.tolist())}'.encode())
-    for key in ("time_s", "keypoints2d", "scores2d", "keypoints3d"):
+    keys = ["time_s", "keypoints2d", "scores2d", "keypoints3d"]
+    if results.has_scene:
+        keys += ["root_camera", "keypoints3d_world"]
+        fh.write(f',"focal_px":{json.dumps(results.focal_px)},"principal_px":{json.dumps(list(results.principal_px))}'
+                 .encode())
+        fh.write(f',"world_from_camera":{json.dumps(results.world_from_camera.tolist())}'.encode())
+        fh.write(f',"foot_contact":{json.dumps(results.foot_contact.tolist(), separators=(",", ":"))}'.encode())
+    for key in keys:
         values = _rounded_list(getattr(results, key), JSON_DECIMALS[key])
         fh.write(f',\n"{key}":'.encode() + json.dumps(values, allow_nan=False, separators=(",", ":")).encode())
     fh.write(b"}\n")
@@ -491,7 +571,7 @@ def load_results(path: str | Path) -> Results:
         what = "is a folder" if path.is_dir() else "no such file"
         raise PoseMoEError(f"{path}: {what}; pass the path of a results{suffix} file")
     meta, arrays = _read_npz(path) if suffix == ".npz" else _read_json(path)
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in FORMATS_READ:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise _bad(path, f"format is {found!r}, expected {FORMAT!r}")
     if meta.get("joints") != JOINTS or list(meta.get("joint_names", [])) != list(JOINT_NAMES):
@@ -507,6 +587,8 @@ def load_results(path: str | Path) -> Results:
             versions=meta.get("versions", {}),
             created=meta.get("created", ""),
             extra=meta.get("extra", {}),
+            smoothing=meta.get("smoothing"),
+            **{k: arrays.get(k) for k in SCENE_KEYS},
         )
     except PoseMoEError as exc:
         raise PoseMoEError(f"{path}: {exc}; the file is damaged or was not written by save_results") from None

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from pipeline.lift import lift_tracks
 from pipeline.track import Tracker, Tracks
+from pipeline.world import place_in_world
 from posemoe.errors import PoseMoEError
 
 
@@ -406,13 +407,18 @@ def _render_pass(frames: Iterator[tuple[int, np.ndarray]], renderer, writer, tim
     return n
 
 
-def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose2d: str = "auto",
+def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | None = None, pose2d: str = "auto",
                   checkpoint: Path | None = None, device: str | None = None, view: str = "side-by-side",
                   max_people: int | None = None, progress: bool = True,
                   log: Callable[[str], None] = print, render_options: dict | None = None,
                   det_weights: Path | None = None, pose_weights: Path | None = None,
-                  focal_px: float | None = None, fov_deg: float | None = None) -> JobResult:
-    """`posemoe video`: the whole job for one clip. `out` (.mp4) and/or `save` (.npz|.json).
+                  focal_px: float | None = None, fov_deg: float | None = None,
+                  smooth: str | None = None) -> JobResult:
+    """`posemoe video`: the whole job for one clip. `out` (.mp4) and/or `save`: one or several of
+    RESULTS.npz|.json, MOTION.bvh|.trc|.csv (`pipeline.motion_export`).
+
+    smooth: the temporal filter of the 3D (`posemoe.smoothing`; default `DEFAULT_SMOOTHING`,
+    "none" keeps the network's output as it is).
 
     focal_px, fov_deg: the lens's focal length in pixels or horizontal field of view in degrees,
     if known (`posemoe.view_rotation`; default a 26 mm-equivalent phone lens).
@@ -425,8 +431,14 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
     from pipeline.render import VIEWS, Renderer
     from pipeline.video_io import VideoReader, VideoWriter, probe
 
-    if out is None and save is None:
-        raise PoseMoEError("nothing to write: no output given; give an output video (-o OUT.mp4) and/or --save RESULTS.npz|.json")
+    from pipeline.motion_export import check_outputs
+    from posemoe.smoothing import DEFAULT_SMOOTHING, parse_smoothing
+
+    saves = [] if save is None else [Path(save)] if isinstance(save, (str, Path)) else [Path(p) for p in save]
+    if out is None and not saves:
+        raise PoseMoEError("nothing to write: no output given; give an output video (-o OUT.mp4) and/or "
+                           "--save RESULTS.npz|.json|.bvh|.trc|.csv")
+    smoothing = parse_smoothing(DEFAULT_SMOOTHING if smooth is None else smooth)
     if view not in VIEWS:
         raise PoseMoEError(f"--view {view!r}: unknown view; choose one of {', '.join(VIEWS)}")
     from pipeline.keypoints2d import BACKENDS
@@ -438,8 +450,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
         raise PoseMoEError(f"--max-people {max_people}: expected a whole number >= 1; omit it to keep everyone")
     if out is not None:
         check_output_path(out, [src], (".mp4",))
-    if save is not None:
-        check_output_path(save, [src] + ([out] if out else []), (".npz", ".json"))
+    check_outputs(saves, [src] + ([out] if out else []))
     if focal_px is not None and fov_deg is not None:
         raise PoseMoEError("--focal and --fov both given: they say the same thing; pass one of them")
     if focal_px is not None and not (focal_px > 0 and math.isfinite(focal_px)):
@@ -486,6 +497,11 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
     if tracks.num_people == 0:
         log(f"[video] no person found in any of the {n} frames; the output shows the video unchanged")
     pose3d = lift_all(model, tracks, (info.width, info.height), device, timer, focal_px)
+    t = time.perf_counter()
+    results = place_in_world(_finish_results(tracks, pose3d, info.fps, (info.width, info.height), ckpt_path, name,
+                                             reason, {"input": str(src)}), focal_px, smoothing)
+    pose3d = results.keypoints3d
+    timer.add("3d", time.perf_counter() - t)  # smoothing and placing in the scene
     outputs = []
     if out is not None:
         renderer = Renderer(tracks.keypoints, tracks.scores, pose3d, tracks.track_ids, (info.width, info.height),
@@ -497,15 +513,12 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
                     _bar(n, "render", progress) as bar:
                 _render_pass(iter(reader), renderer, writer, timer, bar)
         outputs.append(out)
-    if save is not None:
-        from pipeline.export import save_results
+    if saves:
+        from pipeline.motion_export import save_outputs
 
         t = time.perf_counter()
-        make_output_folder(save)
-        save_results(save, _finish_results(tracks, pose3d, info.fps, (info.width, info.height), ckpt_path, name,
-                                           reason, {"input": str(src)}))
+        outputs += save_outputs(saves, results)
         timer.add("export", time.perf_counter() - t)
-        outputs.append(save)
     timer.wall_s = time.perf_counter() - t_job
     return JobResult(n, tracks.num_people, name, reason, outputs, timer.summary(n), warned, dict(timer.seconds),
                      timer.wall_s)
@@ -514,11 +527,17 @@ def process_video(src: Path, out: Path | None, *, save: Path | None = None, pose
 def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, device: str | None = None,
                        view: str = "3d", video: Path | None = None, fps: float | None = None,
                        image_size: tuple[int, int] | None = None, progress: bool = True,
-                       log: Callable[[str], None] = print, render_options: dict | None = None) -> JobResult:
+                       log: Callable[[str], None] = print, render_options: dict | None = None,
+                       smooth: str | None = None) -> JobResult:
     """`posemoe lift`: precomputed 2D keypoints (our export or mmpose JSON) -> .npz/.json or .mp4.
+
+    smooth: the temporal filter of the 3D (`posemoe.smoothing`; default its `DEFAULT_SMOOTHING`).
 
     render_options: keyword options of `pipeline.render.Renderer` for .mp4 output."""
     from pipeline.keypoints2d import KeypointFileBackend
+    from posemoe.smoothing import DEFAULT_SMOOTHING, parse_smoothing
+
+    parse_smoothing(DEFAULT_SMOOTHING if smooth is None else smooth)  # a bad spec fails before any work
 
     suffixes = (".npz", ".json", ".mp4")
     if fps is not None and not (fps > 0 and math.isfinite(fps)):
@@ -552,6 +571,9 @@ def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, 
     if tracks.num_people == 0:
         log(f"[lift] no person in any of the {n} frames (no finite keypoints); the output holds 0 people")
     pose3d = lift_all(model, tracks, size, device, timer)
+    results = place_in_world(_finish_results(tracks, pose3d, fps, size, ckpt_path, "keypoints", f"read from {src.name}",
+                                             {"input": str(src)}), None, parse_smoothing(DEFAULT_SMOOTHING if smooth is None else smooth))
+    pose3d = results.keypoints3d
     if out.suffix.lower() == ".mp4":
         from pipeline.render import Renderer
         from pipeline.video_io import VideoReader, VideoWriter
@@ -570,6 +592,5 @@ def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, 
         from pipeline.export import save_results
 
         make_output_folder(out)
-        save_results(out, _finish_results(tracks, pose3d, fps, size, ckpt_path, "keypoints",
-                                          f"read from {src.name}", {"input": str(src)}))
+        save_results(out, results)
     return JobResult(n, tracks.num_people, "keypoints", kp_file.format, [out], timer.summary(n), [])

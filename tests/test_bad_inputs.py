@@ -98,6 +98,14 @@ def build_inputs(d: Path) -> Path:
                       track_ids=np.arange(p), keypoints2d=rng.uniform(100, 300, (p, f, 17, 2)),
                       scores2d=np.full((p, f, 17), 0.9), keypoints3d=np.zeros((p, f, 17, 3)))
     save_results(src / "kp.npz", results)
+    lifted = Results(**{**{k: getattr(results, k) for k in ("frame_index", "time_s", "fps", "image_size", "track_ids",
+                                                                "keypoints2d", "scores2d")},
+                        "keypoints3d": rng.normal(0, 0.3, (p, f, 17, 3))})
+    save_results(src / "lifted.npz", lifted)
+    save_results(src / "no3d.npz", Results(**{**{k: getattr(lifted, k) for k in ("frame_index", "time_s", "fps",
+                                                                                   "image_size", "track_ids",
+                                                                                   "keypoints2d", "scores2d")},
+                                              "keypoints3d": np.full((p, f, 17, 3), np.nan)}))
     save_results(src / "kp.json", results)
     doc = json.loads((src / "kp.json").read_text())
 
@@ -182,7 +190,11 @@ CASES = [
          words=("overwrite the input",), keep=("in/clip.mp4",)),
     Case("out_is_folder", "-o an existing folder", f"video in/clip.mp4 -o in/folder.mp4 {CK}", words=("folder.mp4", "is a folder")),
     Case("out_ext", "unsupported output extension", f"video in/clip.mp4 -o out/o.avi {CK}", words=("o.avi", ".mp4")),
-    Case("save_ext", "--save with an unsupported extension", f"video in/clip.mp4 -o out/o.mp4 --save out/o.csv {CK}", words=("o.csv", ".npz or .json")),
+    Case("save_ext", "--save with an unsupported extension", f"video in/clip.mp4 -o out/o.mp4 --save out/o.fbx {CK}",
+         words=("o.fbx", "unknown output format", ".bvh")),
+    Case("save_twice", "the same --save twice", f"video in/clip.mp4 --save out/o.bvh --save out/o.bvh {CK}", words=("given twice",)),
+    Case("smooth_unknown", "--smooth wobble", f"video in/clip.mp4 -o out/o.mp4 {CK} --smooth wobble", words=("--smooth", "unknown filter", "gaussian")),
+    Case("smooth_negative", "--smooth gaussian:-1", f"video in/clip.mp4 -o out/o.mp4 {CK} --smooth gaussian:-1", words=("--smooth",)),
     Case("nothing_to_write", "neither -o nor --save", f"video in/clip.mp4 {CK}", words=("nothing to write",)),
     Case("existing_output_kept", "outputs exist, job fails midway (no frame decodes)",
          f"video in/header_only.mp4 -o in/existing.mp4 --save in/existing.npz {CK} -q",
@@ -247,6 +259,16 @@ CASES = [
          words=("no decodable frames",), keep=("in/existing.mp4",)),
     Case("lift_fps", "--fps -5", f"lift in/kp.npz -o out/l.npz {CK} --fps -5", words=("--fps", "positive")),
     Case("lift_image_size", "--image-size big", f"lift in/kp.npz -o out/l.npz {CK} --image-size big", words=("--image-size",)),
+    # --- posemoe convert: results -> motion files
+    Case("convert_ok", "results (version 1 fields only) to BVH, TRC and CSV", "convert in/lifted.npz -o out/m.bvh -o out/m.trc -o out/m.csv",
+         code=0, made=("out/m.bvh", "out/m.trc", "out/m.csv")),
+    Case("convert_ext", "convert to an unknown format", "convert in/lifted.npz -o out/m.bvh -o out/m.fbx", words=("m.fbx", "unknown output format", ".trc")),
+    Case("convert_no_3d", "convert results without 3D poses", "convert in/no3d.npz -o out/m.bvh", words=("no3d.npz", "no 3D pose", "posemoe lift")),
+    Case("convert_track", "--track that does not exist", "convert in/lifted.npz -o out/m.bvh --track 7", words=("--track 7", "no such track", "its tracks are 0")),
+    Case("convert_readonly", "convert into a folder that is not writable", "convert in/lifted.npz -o in/readonly/m.bvh",
+         words=("m.bvh", "writ"), skip="root writes anywhere" if IS_ROOT else ""),
+    Case("convert_under_a_file", "convert into a path below a regular file", "convert in/lifted.npz -o in/notes.mp4/m.bvh", words=("not a folder",)),
+    Case("convert_not_results", "convert a file that is not results", "convert in/notes.npz -o out/m.bvh", words=("notes.npz", "not a readable .npz")),
 ]
 
 

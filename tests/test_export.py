@@ -60,7 +60,7 @@ def test_npz_round_trip_is_exact(tmp_path: Path) -> None:
         assert npz["keypoints3d"].shape == (2, 5, 17, 3)
     assert meta["format"] == FORMAT and meta["joints"] == "h36m17"
     assert meta["joint_names"] == list(H36M17.joint_names)
-    assert meta["units"] == {"keypoints2d": "px", "keypoints3d": "m", "time_s": "s"}
+    assert meta["units"]["keypoints2d"] == "px" and meta["units"]["keypoints3d"] == "m" and meta["units"]["time_s"] == "s"
     assert {"posemoe", "torch", "numpy", "python"} <= set(meta["versions"])
     assert meta["checkpoint"]["name"] == "model.pt" and len(meta["checkpoint"]["sha256"]) == 64
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
