@@ -363,7 +363,7 @@ def fig_scene(results: Results, order: list[int]):
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=9, title="pelvis path (dot: start)")
     height = float(results.world_from_camera[1, 3]) if results.world_from_camera is not None else float("nan")
-    ax.set_title(f"Paths over the floor, seen from above (x = right foot on the floor, + = left foot); "
+    ax.set_title(f"Paths over the floor, seen from above (footprints: × right foot, + left foot on the floor); "
                  f"camera {height:.2f} m above the floor", fontsize=10)
     return fig
 

@@ -323,6 +323,8 @@ class BatchOptions:
     views3d: str = "oblique"  # the rendering options of `posemoe video` (see pipeline.render.render_options)
     color_by: str = "track"
     timecode: bool = False
+    smooth: str | None = None  # the temporal filter of the 3D (posemoe.smoothing); None: its default
+    bones: str = "median"  # see pipeline.world
 
     def render_options(self) -> dict:
         from pipeline.render import render_options
@@ -396,7 +398,8 @@ def run_clip(task: _Task) -> ClipResult:
         log: list[str] = []
         job = process_video(task.clip.path, out, save=save, pose2d=opts.pose2d, checkpoint=opts.checkpoint,
                             device=opts.device, view=opts.view, max_people=opts.max_people, progress=False,
-                            log=log.append, render_options=opts.render_options())
+                            log=log.append, render_options=opts.render_options(), smooth=opts.smooth,
+                            bones=opts.bones)
         seconds = time.perf_counter() - t0
         info = _probe_fps(task.clip.path)
         marker = {
@@ -549,8 +552,15 @@ def settings_for(options: BatchOptions, backend: str) -> dict[str, Any]:
     _, _, ckpt_path = load_model(options.checkpoint, "cpu")  # a bad checkpoint fails here, before any clip
     info = checkpoint_info(ckpt_path) or {}
     options.render_options()  # a bad rendering option fails here, before any clip
+    from pipeline.world import BONES
+    from posemoe.smoothing import DEFAULT_SMOOTHING, parse_smoothing
+
+    smoothing = str(parse_smoothing(DEFAULT_SMOOTHING if options.smooth is None else options.smooth))
+    if options.bones not in BONES:
+        raise PoseMoEError(f"--bones {options.bones!r}: unknown choice; use median (each person's median bone lengths) or free")
     settings = {"checkpoint_sha256": info.get("sha256"), "pose2d": backend, "view": options.view,
-                "max_people": options.max_people, "outputs": list(options.outputs())}
+                "max_people": options.max_people, "outputs": list(options.outputs()), "smooth": smoothing,
+                "bones": options.bones}
     if options.video:
         settings["render"] = {"views3d": options.views3d, "color_by": options.color_by, "timecode": options.timecode}
     return settings

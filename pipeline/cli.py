@@ -279,6 +279,7 @@ def video(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output video (.mp4, H.264) with the 2D overlay and the 3D view."),
     save: list[Path] = typer.Option([], "--save", help="Also export the poses, in the format the suffix names: RESULTS.npz/.json (all data), SKELETON.bvh (animation, one file per person), MARKERS.trc (OpenSim, one per person), TABLE.csv. Repeat for several."),
     smooth: str = typer.Option(DEFAULT_SMOOTHING, "--smooth", help=f"Temporal filter of the 3D: {SMOOTH_SPECS} (seconds / Hz; see docs/smoothing.md)."),
+    bones: str = typer.Option("median", "--bones", help="median: each person's bones fixed to their median length over the clip (along the lifted directions); free: as the network gives them."),
     pose2d: str = typer.Option("auto", "--pose2d", help="2D keypoint backend: auto, mediapipe, mmpose."),
     det_weights: Optional[Path] = typer.Option(None, "--det-weights", help="mmpose backend: local RTMDet person detector checkpoint (default: cached or downloaded)."),
     pose_weights: Optional[Path] = typer.Option(None, "--pose-weights", help="mmpose backend: local RTMPose-m COCO-17 checkpoint (default: cached or downloaded)."),
@@ -302,7 +303,7 @@ def video(
         job = process_video(src, out, save=save, pose2d=pose2d, checkpoint=checkpoint, device=device, view=view,
                             max_people=max_people, progress=not quiet, log=lambda m: typer.echo(m, err=True),
                             render_options=options, det_weights=det_weights, pose_weights=pose_weights,
-                            focal_px=focal, fov_deg=fov, smooth=smooth)
+                            focal_px=focal, fov_deg=fov, smooth=smooth, bones=bones)
     except PoseMoEError as e:
         _fail(str(e))
     typer.echo(f"{job.frames} frames, {job.people} people tracked -> {', '.join(str(o) for o in job.outputs)}")
@@ -322,6 +323,7 @@ def lift(
     color_by: str = typer.Option("track", "--color-by", help="For .mp4 output: joint colours by track or by 2D confidence."),
     timecode: bool = typer.Option(False, "--timecode", help="For .mp4 output: draw the frame number and time on every frame."),
     smooth: str = typer.Option(DEFAULT_SMOOTHING, "--smooth", help=f"Temporal filter of the 3D: {SMOOTH_SPECS} (seconds / Hz)."),
+    bones: str = typer.Option("median", "--bones", help="median: each person's bones fixed to their median length over the clip (along the lifted directions); free: as the network gives them."),
     device: Optional[str] = typer.Option(None, help="cpu or cuda; default cpu."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -339,7 +341,7 @@ def lift(
         options = render_options(color_by, timecode, views3d)
         job = lift_keypoint_file(keypoints, out, checkpoint=checkpoint, device=device, view=view, video=video, fps=fps,
                                  image_size=size, progress=not quiet, log=lambda m: typer.echo(m, err=True),
-                                 render_options=options, smooth=smooth)
+                                 render_options=options, smooth=smooth, bones=bones)
     except PoseMoEError as e:
         _fail(str(e))
     typer.echo(f"{job.frames} frames, {job.people} people -> {out}")
@@ -353,6 +355,7 @@ def convert(
     track: Optional[int] = typer.Option(None, "--track", help="Only this track id (default everyone; per-person formats then write one file per track)."),
     smooth: Optional[str] = typer.Option(None, "--smooth", help=f"Filter the 3D (again) before writing: {SMOOTH_SPECS}. Default: as saved (files without a recorded filter get the default, {DEFAULT_SMOOTHING})."),
     focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels to place people with; default the one recorded in the results, else a 26 mm-equivalent lens."),
+    bones: Optional[str] = typer.Option(None, "--bones", help="median: fix each person's bones to their median length; free: leave them. Default: as recorded in the results, else median."),
 ) -> None:
     """Results file -> BVH / TRC / CSV motion files (or an updated results file)."""
     import numpy as np
@@ -376,8 +379,8 @@ def convert(
             smoothing = parse_smoothing(DEFAULT_SMOOTHING)
         else:
             smoothing = None
-        if smoothing is not None or focal is not None or not res.has_scene:
-            res = place_in_world(res, focal, smoothing)
+        if smoothing is not None or focal is not None or bones is not None or not res.has_scene:
+            res = place_in_world(res, focal, smoothing, bones)
         written = save_outputs(out, res)
     except PoseMoEError as e:
         _fail(str(e))
@@ -398,6 +401,8 @@ def batch(
     views3d: str = typer.Option("oblique", "--views3d", help="3D view angles, one panel each: oblique, front, side; e.g. front,side."),
     color_by: str = typer.Option("track", "--color-by", help="Joint colours: track, or confidence (2D detector confidence, red 0 to green 1)."),
     timecode: bool = typer.Option(False, "--timecode", help="Draw the frame number and time on every frame."),
+    smooth: str = typer.Option(DEFAULT_SMOOTHING, "--smooth", help=f"Temporal filter of the 3D: {SMOOTH_SPECS} (seconds / Hz)."),
+    bones: str = typer.Option("median", "--bones", help="median: each person's bones fixed to their median length; free: as the network gives them."),
     workers: int = typer.Option(1, "--workers", "-j", min=0, help="Worker processes (each loads its own model; cores are split between them). 0: in this process, no crash isolation."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch/OpenCV threads per worker; default cores // workers. 1 is best on a machine shared with other jobs."),
     shard: Optional[str] = typer.Option(None, "--shard", help="K/N: do only shard K (1..N) of N, a stable 1/N of the clips; writes summary-shard-K-of-N.csv."),
@@ -415,7 +420,7 @@ def batch(
     try:
         opts = BatchOptions(checkpoint=str(checkpoint) if checkpoint else None, pose2d=pose2d, device=device,
                             view=view, max_people=max_people, video=not no_video, results_format=results_format,
-                            views3d=views3d, color_by=color_by, timecode=timecode)
+                            views3d=views3d, color_by=color_by, timecode=timecode, smooth=smooth, bones=bones)
         report = run_batch(src, out, opts, workers=workers, threads=threads, shard=parse_shard(shard) if shard else None,
                            force=force, progress=not quiet, echo=lambda m: typer.echo(m, err=True))
     except PoseMoEError as e:

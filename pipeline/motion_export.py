@@ -6,8 +6,8 @@
 suffix    what is written
 ========= =====================================================================================
 ``.npz``  the results file (``pipeline.export``; also ``.json``)
-``.bvh``  one animated skeleton per person (``posemoe.bvh``): the Human3.6M-17 hierarchy with
-          that person's median bone lengths, joint rotations solved from the 3D, the root moving
+``.bvh``  one animated skeleton per person (``posemoe.bvh``): the Human3.6M-17 hierarchy (plus
+          four zero-length pelvis / collar joints) with that person's median bone lengths, joint rotations solved from the 3D, the root moving
           along the person's world trajectory; Y up, centimetres, frame time 1/fps
 ``.trc``  OpenSim markers per person: the 17 joints as markers, world frame (x right, y up, z
           towards the camera), millimetres, the standard 5-line header

@@ -381,6 +381,13 @@ class JobResult:
     wall_s: float | None = None  # the job's elapsed seconds, set-up included
 
 
+def _check_bones(bones: str) -> None:
+    from pipeline.world import BONES
+
+    if bones not in BONES:
+        raise PoseMoEError(f"--bones {bones!r}: unknown choice; use median (each person's median bone lengths) or free")
+
+
 def _finish_results(tracks: Tracks, pose3d: np.ndarray, fps: float, image_size: tuple[int, int], ckpt_path: Path,
                     backend: str, reason: str, extra: dict):
     from pipeline.export import Results, checkpoint_info
@@ -413,12 +420,13 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
                   log: Callable[[str], None] = print, render_options: dict | None = None,
                   det_weights: Path | None = None, pose_weights: Path | None = None,
                   focal_px: float | None = None, fov_deg: float | None = None,
-                  smooth: str | None = None) -> JobResult:
+                  smooth: str | None = None, bones: str = "median") -> JobResult:
     """`posemoe video`: the whole job for one clip. `out` (.mp4) and/or `save`: one or several of
     RESULTS.npz|.json, MOTION.bvh|.trc|.csv (`pipeline.motion_export`).
 
     smooth: the temporal filter of the 3D (`posemoe.smoothing`; default `DEFAULT_SMOOTHING`,
-    "none" keeps the network's output as it is).
+    "none" keeps the network's output as it is). bones: "median" (each person's bones fixed to
+    their median length) or "free" (`pipeline.world`).
 
     focal_px, fov_deg: the lens's focal length in pixels or horizontal field of view in degrees,
     if known (`posemoe.view_rotation`; default a 26 mm-equivalent phone lens).
@@ -439,6 +447,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
         raise PoseMoEError("nothing to write: no output given; give an output video (-o OUT.mp4) and/or "
                            "--save RESULTS.npz|.json|.bvh|.trc|.csv")
     smoothing = parse_smoothing(DEFAULT_SMOOTHING if smooth is None else smooth)
+    _check_bones(bones)
     if view not in VIEWS:
         raise PoseMoEError(f"--view {view!r}: unknown view; choose one of {', '.join(VIEWS)}")
     from pipeline.keypoints2d import BACKENDS
@@ -499,7 +508,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
     pose3d = lift_all(model, tracks, (info.width, info.height), device, timer, focal_px)
     t = time.perf_counter()
     results = place_in_world(_finish_results(tracks, pose3d, info.fps, (info.width, info.height), ckpt_path, name,
-                                             reason, {"input": str(src)}), focal_px, smoothing)
+                                             reason, {"input": str(src)}), focal_px, smoothing, bones)
     pose3d = results.keypoints3d
     timer.add("3d", time.perf_counter() - t)  # smoothing and placing in the scene
     outputs = []
@@ -528,7 +537,7 @@ def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, 
                        view: str = "3d", video: Path | None = None, fps: float | None = None,
                        image_size: tuple[int, int] | None = None, progress: bool = True,
                        log: Callable[[str], None] = print, render_options: dict | None = None,
-                       smooth: str | None = None) -> JobResult:
+                       smooth: str | None = None, bones: str = "median") -> JobResult:
     """`posemoe lift`: precomputed 2D keypoints (our export or mmpose JSON) -> .npz/.json or .mp4.
 
     smooth: the temporal filter of the 3D (`posemoe.smoothing`; default its `DEFAULT_SMOOTHING`).
@@ -538,6 +547,7 @@ def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, 
     from posemoe.smoothing import DEFAULT_SMOOTHING, parse_smoothing
 
     parse_smoothing(DEFAULT_SMOOTHING if smooth is None else smooth)  # a bad spec fails before any work
+    _check_bones(bones)
 
     suffixes = (".npz", ".json", ".mp4")
     if fps is not None and not (fps > 0 and math.isfinite(fps)):
@@ -572,7 +582,8 @@ def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, 
         log(f"[lift] no person in any of the {n} frames (no finite keypoints); the output holds 0 people")
     pose3d = lift_all(model, tracks, size, device, timer)
     results = place_in_world(_finish_results(tracks, pose3d, fps, size, ckpt_path, "keypoints", f"read from {src.name}",
-                                             {"input": str(src)}), None, parse_smoothing(DEFAULT_SMOOTHING if smooth is None else smooth))
+                                             {"input": str(src)}), None, parse_smoothing(DEFAULT_SMOOTHING if smooth is None else smooth),
+                             bones)
     pose3d = results.keypoints3d
     if out.suffix.lower() == ".mp4":
         from pipeline.render import Renderer

@@ -10,27 +10,47 @@ position in every frame, in the file's units.
 
 Writing: ``motion_from_positions`` turns (F, 17, 3) Human3.6M-17 joint positions (metres, Y-up
 world: x right, y up, z toward the viewer) into a ``BvhMotion``; ``write_bvh`` writes it to disk
-atomically and ``bvh_text`` gives the file contents. The file has:
+atomically and ``bvh_text`` gives the file contents. ``h36m_positions`` gives the forward
+kinematics of the 17 Human3.6M joints back, in ``H36M17`` order. The file has:
 
-* Hierarchy: the 17 Human3.6M joints under their own names, ``pelvis`` the ROOT (hips and spine
-  on the pelvis, neck and shoulders on the thorax). Ankles, wrists and head end in an End Site
-  (a foot pointing forward, a hand, the top of the head).
+* Hierarchy: the 17 Human3.6M joints under their own names, ``pelvis`` the ROOT, plus four
+  zero-length joints (``WRITTEN_JOINTS``, file order)::
+
+      pelvis ─┬ right_pelvis ─ right_hip ─ right_knee ─ right_ankle
+              ├ left_pelvis ── left_hip ── left_knee ── left_ankle
+              └ spine ─ thorax ─┬ neck_nose ─ head
+                                ├ left_collar ── left_shoulder ── left_elbow ── left_wrist
+                                └ right_collar ─ right_shoulder ─ right_elbow ─ right_wrist
+
+  ``right_pelvis``/``left_pelvis`` sit at the pelvis and ``left_collar``/``right_collar`` at
+  the thorax (OFFSET 0 0 0); each carries one hip or shoulder. They are there because each hip
+  and shoulder moves relative to the pelvis or chest (a shrug, a hip hike, and the 3D of a
+  video moves them too), while a BVH joint turns all its children together: without them one
+  rotation at the thorax could not place the neck and both shoulders in every frame. Ankles,
+  wrists and head end in an End Site (a foot pointing forward, a hand, the top of the head).
 * Bone lengths: the person's median bone lengths over the clip (or the caller's), constant
   through the motion.
 * Rest pose: a T-pose facing +Z: legs straight down, spine, neck and head straight up, arms out
   sideways with the person's left arm toward +X. The short pelvis-to-hip and thorax-to-shoulder
-  offsets keep the person's own median directions relative to the torso.
+  offsets (on the zero-length joints) keep the person's own median directions relative to the
+  torso, measured in the torso frame described next.
 * Channels: the ROOT has ``Xposition Yposition Zposition`` and three rotations, every other joint
-  three rotations, all in one Euler order (``ZXY`` by default), in degrees. The ROOT OFFSET is
-  zero, so the position channels are the pelvis position in world coordinates.
-* Rotations reproduce the observed bone directions: a joint with one child turns its bone onto
-  the observed direction by the smallest rotation (no twist); the pelvis and thorax turn to best
-  fit all their bones. With constant bone lengths the input positions are reproduced.
+  (the zero-length ones too) three rotations, all in one Euler order (``ZXY`` by default), in
+  degrees. The ROOT OFFSET is zero, so the position channels are the pelvis position in world
+  coordinates.
+* Rotations reproduce the observed bone directions. The pelvis (thorax) turns its spine (neck)
+  onto the observed direction, twisted about it so that its x axis points along the observed
+  right-to-left hip (shoulder) line made perpendicular to the spine (neck). Each zero-length
+  joint then turns its hip or shoulder onto the observed direction by the smallest rotation,
+  and so does every other joint with one child (no twist). With constant bone lengths the input
+  positions are reproduced exactly (to rounding: 1e-6 of a file unit, degrees to 1e-6).
 * Units: centimetres by default (``units="cm"``, also ``"m"``, ``"mm"``); Blender's BVH importer
   needs scale 0.01 to turn a centimetre file into metres. Axes are the input's (Y up), which
   Blender's importer expects by default.
 * Frame time: 1 / fps seconds. A frame with a missing (NaN) joint holds the pose of the nearest
   complete frame (the earlier one on a tie).
+
+Numbers are written with 6 decimals, never as ``-0.000000``.
 """
 
 from __future__ import annotations
@@ -330,7 +350,7 @@ def bvh_text(motion: BvhMotion) -> str:
     columns: list[int] = []
 
     def nums(v: np.ndarray) -> str:
-        return " ".join(f"{x:.6f}" for x in v)
+        return " ".join(f"{x:.6f}" for x in _no_negative_zero(v))
 
     def joint(k: int, depth: int) -> None:
         pad = "\t" * depth
@@ -349,8 +369,13 @@ def bvh_text(motion: BvhMotion) -> str:
         joint(int(k), 0)
     out += ["MOTION", f"Frames: {motion.num_frames}", f"Frame Time: {motion.frame_time:.8f}"]
     fmt = " ".join(["%.6f"] * motion.num_channels)
-    out += [fmt % tuple(row) for row in motion.values[:, columns]]
+    out += [fmt % tuple(row) for row in _no_negative_zero(motion.values[:, columns])]
     return "\n".join(out) + "\n"
+
+
+def _no_negative_zero(v: np.ndarray) -> np.ndarray:
+    """``v`` rounded to 6 decimals, with -0.0 made 0.0 (so "%.6f" never writes "-0.000000")."""
+    return np.round(np.asarray(v, dtype=np.float64), 6) + 0.0
 
 
 def write_bvh(path: str | os.PathLike[str], motion: BvhMotion) -> None:
@@ -372,20 +397,44 @@ def write_bvh(path: str | os.PathLike[str], motion: BvhMotion) -> None:
 
 # ------------------------------------------------------------------------ positions to BVH
 
+# the written skeleton, in file order: (joint, parent)
+_WRITTEN = (
+    ("pelvis", None),
+    ("right_pelvis", "pelvis"), ("right_hip", "right_pelvis"), ("right_knee", "right_hip"), ("right_ankle", "right_knee"),
+    ("left_pelvis", "pelvis"), ("left_hip", "left_pelvis"), ("left_knee", "left_hip"), ("left_ankle", "left_knee"),
+    ("spine", "pelvis"), ("thorax", "spine"), ("neck_nose", "thorax"), ("head", "neck_nose"),
+    ("left_collar", "thorax"), ("left_shoulder", "left_collar"), ("left_elbow", "left_shoulder"),
+    ("left_wrist", "left_elbow"),
+    ("right_collar", "thorax"), ("right_shoulder", "right_collar"), ("right_elbow", "right_shoulder"),
+    ("right_wrist", "right_elbow"),
+)
+_HELPERS = {"right_pelvis": "pelvis", "left_pelvis": "pelvis", "left_collar": "thorax", "right_collar": "thorax"}
+"""The zero-length joints and the Human3.6M joint each one sits on."""
+
+WRITTEN_JOINTS: tuple[str, ...] = tuple(n for n, _ in _WRITTEN)
+"""Joint names of a file written by ``motion_from_positions``, in file order."""
+WRITTEN_PARENTS: tuple[int, ...] = tuple(WRITTEN_JOINTS.index(p) if p else -1 for _, p in _WRITTEN)
+"""Parent of each of ``WRITTEN_JOINTS`` (-1 for the root)."""
+
+
+def h36m_positions(motion: BvhMotion) -> np.ndarray:
+    """World positions (F, 17, 3) of the 17 Human3.6M joints, in ``H36M17`` order, in file units.
+
+    The joints are found by name, so this works for files written by ``motion_from_positions``
+    (which adds the zero-length joints ``right_pelvis``, ``left_pelvis``, ``left_collar`` and
+    ``right_collar``) and for any BVH that names the 17 joints the same way. Divide by 100 for
+    metres from a centimetre file (the default ``units``).
+    """
+    missing = [n for n in H36M17.joint_names if n not in motion.names]
+    if missing:
+        raise PoseMoEError(f"BVH motion: no joint named {', '.join(map(repr, missing))}; h36m_positions needs "
+                           "the 17 Human3.6M joint names, as written by motion_from_positions")
+    return forward_kinematics(motion)[:, [motion.names.index(n) for n in H36M17.joint_names]]
+
 
 def _unit(v: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v, axis=-1, keepdims=True)
     return np.divide(v, n, out=np.zeros_like(v), where=n > 1e-12)
-
-
-def _best_rotation(rest: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """(F, 3, 3) rotations R that best take the unit vectors rest (K, 3) to seen (F, K, 3)."""
-    h = np.einsum("ka,fkb->fab", rest, seen)
-    u, _, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(np.swapaxes(vt, 1, 2) @ np.swapaxes(u, 1, 2)))
-    fix = np.broadcast_to(np.eye(3), h.shape).copy()
-    fix[:, 2, 2] = np.where(d == 0, 1.0, d)
-    return np.swapaxes(vt, 1, 2) @ fix @ np.swapaxes(u, 1, 2)
 
 
 def _smallest_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -401,17 +450,24 @@ def _smallest_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return Rotation.from_rotvec(axis * angle[:, None]).as_matrix().reshape(-1, 3, 3)
 
 
-def _girdle_directions(pos: np.ndarray, centre: int, up: int, left: int, right: int) -> dict[int, np.ndarray]:
-    """Median directions of up/left/right from ``centre`` in a torso frame (x left, y up, z forward)."""
-    y = _unit(pos[:, up] - pos[:, centre])
-    side = pos[:, left] - pos[:, right]
+def _torso_frame(up: np.ndarray, side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F, 3, 3) torso frames, columns x, y, z in world coordinates, and (F,) whether defined.
+
+    y along ``up``; x along ``side`` (right to left) made perpendicular to y; z = x cross y
+    (forward). Undefined where ``up`` is zero or ``side`` is parallel to it."""
+    y = _unit(up)
     x = _unit(side - np.sum(side * y, axis=-1, keepdims=True) * y)
-    frame = np.stack([x, y, np.cross(x, y)], axis=1)  # rows: the frame's axes in world coordinates
-    ok = (np.linalg.norm(x, axis=-1) > 0) & (np.linalg.norm(y, axis=-1) > 0)
+    ok = (np.linalg.norm(x, axis=-1) > 0.5) & (np.linalg.norm(y, axis=-1) > 0.5)
+    return np.stack([x, y, np.cross(x, y)], axis=-1), ok
+
+
+def _girdle_directions(pos: np.ndarray, centre: int, up: int, left: int, right: int) -> dict[int, np.ndarray]:
+    """Median directions of up/left/right from ``centre`` in the torso frame (x left, y up, z forward)."""
+    frame, ok = _torso_frame(pos[:, up] - pos[:, centre], pos[:, left] - pos[:, right])
     out = {up: np.array([0.0, 1.0, 0.0]), left: np.array([1.0, 0.0, 0.0]), right: np.array([-1.0, 0.0, 0.0])}
     if ok.any():
         for j in (left, right):
-            local = np.einsum("fab,fb->fa", frame[ok], _unit(pos[ok, j] - pos[ok, centre]))
+            local = np.einsum("fba,fb->fa", frame[ok], _unit(pos[ok, j] - pos[ok, centre]))
             med = np.median(local, axis=0)
             if np.linalg.norm(med) > 1e-6:
                 out[j] = med / np.linalg.norm(med)
@@ -447,7 +503,9 @@ def motion_from_positions(
     from joint j's parent to joint j (entry 0 unused), replaces the median lengths of the clip.
     ``units`` is the file's length unit ("m", "cm" or "mm"); ``euler_order`` is the order of
     the rotation channels (a permutation of "XYZ", applied about the joint's own axes).
-    The module docstring describes the skeleton, rest pose and channels written.
+    The motion has the joints ``WRITTEN_JOINTS`` (the 17 and four zero-length ones);
+    ``h36m_positions`` gives the 17 back. The module docstring describes the skeleton, rest
+    pose and channels written.
     """
     pos = np.asarray(positions, dtype=np.float64)
     skel = H36M17
@@ -461,8 +519,8 @@ def motion_from_positions(
     if sorted(order) != ["X", "Y", "Z"]:
         raise PoseMoEError(f"euler_order: expected a permutation of 'XYZ' such as 'ZXY', found {euler_order!r}")
     pos, valid = _fill_missing(pos)
-    parents = np.array(skel.parents)
-    bones = pos[:, 1:] - pos[:, parents[1:]]
+    h36m_parents = np.array(skel.parents)
+    bones = pos[:, 1:] - pos[:, h36m_parents[1:]]
     if bone_lengths is None:
         lengths = np.concatenate([[0.0], np.median(np.linalg.norm(bones[valid], axis=-1), axis=0)])
     else:
@@ -471,47 +529,68 @@ def motion_from_positions(
             raise PoseMoEError(f"bone_lengths: expected 17 finite lengths in metres, found shape {lengths.shape}")
     if (lengths[1:] <= 1e-9).any():
         j = 1 + int(np.argmax(lengths[1:] <= 1e-9))
-        name = f"{skel.joint_names[parents[j]]}-{skel.joint_names[j]}"
+        name = f"{skel.joint_names[h36m_parents[j]]}-{skel.joint_names[j]}"
         raise PoseMoEError(f"positions: bone {name} has zero length; check the input poses")
 
-    # rest pose: unit direction of each bone in its parent joint's frame
+    # the written skeleton: a zero-length joint sits where its parent (pelvis or thorax) is
+    names, parents = list(WRITTEN_JOINTS), np.array(WRITTEN_PARENTS)
+    h36m = {n: i for i, n in enumerate(skel.joint_names)}
+    at = np.array([h36m[_HELPERS.get(n, n)] for n in names])  # the H36M joint each one sits on
+    idx = {n: k for k, n in enumerate(names)}
+    n_joints = len(names)
+    length = np.array([0.0 if n in _HELPERS else lengths[h36m[n]] for n in names])
+
+    # rest pose: unit direction of each bone in its parent joint's frame (zero for the helpers)
     up, down, left, right = np.eye(3)[1], -np.eye(3)[1], np.eye(3)[0], -np.eye(3)[0]
-    rest = np.zeros((skel.num_joints, 3))
-    for j, d in {2: down, 3: down, 5: down, 6: down, 8: up, 10: up, 12: left, 13: left, 15: right, 16: right}.items():
-        rest[j] = d
-    for j, d in {**_girdle_directions(pos[valid], 0, 7, 4, 1), **_girdle_directions(pos[valid], 8, 9, 11, 14)}.items():
-        rest[j] = d
+    rest = np.zeros((n_joints, 3))
+    for n, d in {"right_knee": down, "right_ankle": down, "left_knee": down, "left_ankle": down,
+                 "thorax": up, "head": up, "left_elbow": left, "left_wrist": left,
+                 "right_elbow": right, "right_wrist": right}.items():
+        rest[idx[n]] = d
+    girdles = {**_girdle_directions(pos[valid], 0, 7, 4, 1), **_girdle_directions(pos[valid], 8, 9, 11, 14)}
+    for j, d in girdles.items():
+        rest[idx[skel.joint_names[j]]] = d
 
     # inverse kinematics, parents first
-    seen = np.concatenate([np.zeros((len(pos), 1, 3)), _unit(bones)], axis=1)
-    children = [[c for c in range(skel.num_joints) if parents[c] == j] for j in range(skel.num_joints)]
-    world = np.zeros((len(pos), skel.num_joints, 3, 3))
+    joint_pos = pos[:, at]
+    seen = np.zeros_like(joint_pos)  # observed unit bone directions, world frame
+    seen[:, 1:] = _unit(joint_pos[:, 1:] - joint_pos[:, parents[1:]])
+    torso = {idx["pelvis"]: (idx["spine"], idx["left_hip"], idx["right_hip"]),
+             idx["thorax"]: (idx["neck_nose"], idx["left_shoulder"], idx["right_shoulder"])}
+    children = [np.flatnonzero(parents == j) for j in range(n_joints)]
+    f = len(pos)
+    world = np.zeros((f, n_joints, 3, 3))
     local = np.zeros_like(world)
-    for j in range(skel.num_joints):
-        above = world[:, parents[j]] if j else np.broadcast_to(np.eye(3), (len(pos), 3, 3))
-        kids = children[j]
-        if not kids:
-            local[:, j] = np.eye(3)
-        elif len(kids) == 1:
-            target = np.einsum("fba,fb->fa", above, seen[:, kids[0]])  # observed direction, parent frame
-            local[:, j] = _smallest_rotation(rest[kids[0]], target)
+    for j in range(n_joints):
+        above = world[:, parents[j]] if parents[j] >= 0 else np.broadcast_to(np.eye(3), (f, 3, 3))
+        if j in torso:
+            # the rest frame is the identity: rest spine (neck) along y, rest directions of the
+            # hips (shoulders) measured in this same frame by _girdle_directions
+            main, lft, rgt = torso[j]
+            frame, ok = _torso_frame(seen[:, main], joint_pos[:, lft] - joint_pos[:, rgt])
+            target = np.einsum("fba,fb->fa", above, seen[:, main])
+            fallback = above @ _smallest_rotation(rest[main], target)  # no side line: no twist
+            local[:, j] = np.swapaxes(above, 1, 2) @ np.where(ok[:, None, None], frame, fallback)
+        elif len(children[j]) == 1:
+            kid = children[j][0]
+            target = np.einsum("fba,fb->fa", above, seen[:, kid])  # observed direction, parent frame
+            local[:, j] = _smallest_rotation(rest[kid], target)
         else:
-            local[:, j] = np.swapaxes(above, 1, 2) @ _best_rotation(rest[kids], seen[:, kids])
+            local[:, j] = np.eye(3)
         world[:, j] = above @ local[:, j]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # gimbal lock: the angles still give the matrix
         euler = Rotation.from_matrix(local.reshape(-1, 3, 3)).as_euler(order, degrees=True)
-    euler = euler.reshape(len(pos), skel.num_joints * 3)
+    euler = euler.reshape(f, n_joints * 3)
 
     scale = UNIT_SCALE[units]
-    offsets = rest * lengths[:, None] * scale
+    offsets = rest * length[:, None] * scale
     rot_channels = tuple(f"{a}rotation" for a in order)
-    end_parents = np.array([3, 6, 10, 13, 16])
+    end_parents = np.array([idx[n] for n in ("right_ankle", "left_ankle", "head", "left_wrist", "right_wrist")])
     end_offsets = np.array([
         [0.0, 0.0, 0.25 * lengths[3]], [0.0, 0.0, 0.25 * lengths[6]], [0.0, 0.5 * lengths[10], 0.0],
         [0.4 * lengths[13], 0.0, 0.0], [-0.4 * lengths[16], 0.0, 0.0],
     ]) * scale
-    channels = [("Xposition", "Yposition", "Zposition") + rot_channels] + [rot_channels] * (skel.num_joints - 1)
+    channels = [("Xposition", "Yposition", "Zposition") + rot_channels] + [rot_channels] * (n_joints - 1)
     values = np.concatenate([pos[:, 0] * scale, euler], axis=1)
-    return BvhMotion(list(skel.joint_names), parents, offsets, channels, 1.0 / float(fps), values,
-                     end_parents, end_offsets)
+    return BvhMotion(names, parents, offsets, channels, 1.0 / float(fps), values, end_parents, end_offsets)

@@ -291,3 +291,32 @@ def flip_pose(x: ArrayT, skeleton: Skeleton = H36M17) -> ArrayT:
     out = np.asarray(x)[..., perm, :]  # fancy indexing copies
     out[..., 0] = -out[..., 0]
     return out
+
+
+def fix_bone_lengths(poses: np.ndarray, parents: tuple[int, ...] = H36M17.parents,
+                     lengths: np.ndarray | None = None) -> np.ndarray:
+    """One person's poses (F, J, 3) with every bone set to a fixed length along its own direction.
+
+    A person's bones do not change length, so a lifter's frame-to-frame length changes are error.
+    ``lengths`` (J,): entry j is the length of the bone from joint j's parent to j (the root's
+    entry is ignored); default each bone's median length over the frames. The root stays where it
+    is and each joint moves with its parent, from the root outwards, so only lengths change, not
+    directions. NaN frames stay NaN; a zero-length bone keeps its joint on its parent.
+    """
+    p = np.asarray(poses, dtype=np.float64)
+    if p.ndim != 3 or p.shape[1:] != (len(parents), 3):
+        raise PoseMoEError(f"fix_bone_lengths: expected poses of shape (F, {len(parents)}, 3), found {p.shape}")
+    children = [j for j, q in enumerate(parents) if q >= 0]
+    vec = p[:, children] - p[:, [parents[j] for j in children]]  # (F, B, 3)
+    norm = np.linalg.norm(vec, axis=-1, keepdims=True)
+    if lengths is None:
+        with np.errstate(all="ignore"):
+            target = np.nanmedian(norm[..., 0], axis=0) if len(p) and np.isfinite(norm).any() else np.zeros(len(children))
+    else:
+        target = np.asarray(lengths, dtype=np.float64)[children]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = np.where(norm > 1e-9, vec / norm, np.where(np.isfinite(norm), 0.0, np.nan))
+    out = p.copy()
+    for b, j in enumerate(children):  # parents come before their children in the layouts used here
+        out[:, j] = out[:, parents[j]] + unit[:, b] * target[b]
+    return out

@@ -20,14 +20,15 @@ Filters (the ``--smooth SPEC`` strings of the command line, parsed by :func:`par
 ``savgol[:WINDOW_S[,ORDER]]``
     Savitzky-Golay filter (``scipy.signal.savgol_filter``): a polynomial of degree ``ORDER``
     (default 2) fitted by least squares over a sliding window of ``WINDOW_S`` seconds (default
-    0.3 s; the nearest odd number of frames), evaluated at the window's centre. Keeps
-    polynomial motion up to that degree exactly and preserves peaks better than a moving
-    average of the same width, but removes less high-frequency noise. No delay.
+    0.3 s) from its first to its last frame (an odd number of frames, so 0.3 s is 9 frames at
+    25 fps and 17 at 50 fps), evaluated at the window's centre. Keeps polynomial motion up to
+    that degree exactly and preserves peaks better than a moving average of the same width, but
+    removes less high-frequency noise. No delay.
 
 ``butter[:CUTOFF_HZ[,ORDER]]``
     Zero-phase Butterworth low-pass (``scipy.signal.butter(..., output="sos")`` run forwards
     and backwards by ``scipy.signal.sosfiltfilt``): removes motion faster than ``CUTOFF_HZ``
-    (default 6 Hz); ``ORDER`` (default 2) is the order of the filter, which the forward-backward
+    (default 4 Hz); ``ORDER`` (default 2) is the order of the filter, which the forward-backward
     pass doubles. No delay. Where the cutoff is at or above half the frame rate (the Nyquist
     frequency) there is nothing for it to remove and the poses pass unchanged.
 
@@ -46,29 +47,44 @@ they came in (NaN stays NaN).
 
 At both ends of a segment the filters see the segment extended by point reflection (odd
 extension: ``2 * x[0] - x[k]``), so a person moving at constant velocity is kept exactly up to
-the last frame; the Savitzky-Golay filter instead fits its polynomial to the first/last window
-(``mode="interp"``). The end frames are therefore smoothed less than the middle of a segment.
+the last frame (the Butterworth filter's extension spans 1.5 * ORDER periods of its cutoff); the
+Savitzky-Golay filter instead fits its polynomial to the first/last window (``mode="interp"``).
+The end frames are therefore smoothed less than the middle of a segment.
 
 Segments shorter than the filter: segments of 1 or 2 frames are left as they are. For longer
 ones the filter is shortened to fit: the Gaussian's sigma is reduced so that ±3 sigma fits in the
 segment; the Savitzky-Golay window is cut to the largest odd number of frames the segment holds
 (and where that is not more than ``ORDER + 1`` frames the segment is left as it is, as such a
-polynomial fit would reproduce it anyway); the Butterworth filter keeps its cutoff but its edge
-padding is cut to the segment's length minus one.
+polynomial fit would reproduce it anyway); the Butterworth filter's cutoff is raised until its end
+extension (1.5 * ORDER periods of the cutoff) fits in the segment, and where that reaches half the
+frame rate (segments of at most 3 * ORDER + 1 frames) the segment is left as it is; for
+``butter:4,2`` that is full strength from 20 frames on at 25 fps (24 at 30 fps), and segments of
+up to 7 frames unchanged.
 
 Default and why
 ---------------
-``DEFAULT_SMOOTHING = "gaussian:0.04"`` (sigma 40 ms: one frame at 25 fps). It was chosen with
-``examples/smoothing_tradeoff.py`` (the tables are in ``docs/smoothing.md``) as the setting that
-removes the most jitter while the error to the true poses of the synthetic walk test clip
-(``examples/synthetic_walk.mp4``, 25 fps) stays within 1 mm of the unsmoothed poses, with no lag.
-Measured there: the mean joint acceleration ("jitter") drops from 12.1 to 4.1 mm/frame^2 (the
-true motion has 2.8), MPJPE goes from 70.6 to 70.1 mm, the acceleration error to the truth from
-11.4 to 3.5 mm/frame^2, and the lag against the true motion stays at 0.0 frames; the waving
-wrist keeps 98 % of its true peak speed (112 % unsmoothed, from the noise). On the real test
-clips (tennis, two people, a portrait dribble) it cuts the jitter to 42-51 % of the unsmoothed
-output while moving the joints by 5-7 mm on average, again with no lag. Wider settings remove
-more jitter but start to cost accuracy on the walk and to flatten fast movements.
+``DEFAULT_SMOOTHING = "butter:4,2"``: zero-phase Butterworth, 4 Hz cutoff, order 2 (it halves
+motion at 4 Hz and keeps slower motion nearly untouched). Chosen with
+``examples/smoothing_tradeoff.py`` (tables and rerun commands in ``docs/smoothing.md``) by this
+rule: of the zero-phase settings that, on the synthetic walk test clip with exact 3D truth
+(``examples/synthetic_walk.mp4``, 25 fps), cost at most 1 mm MPJPE, add no lag and keep at least
+90 % of the waving wrist's true peak speed when applied to the true motion, the one that removes
+the most jitter (mean joint acceleration) on the real test clips. Measured:
+
+- synthetic walk: jitter 2.9 -> 1.2 mm/frame^2 (the true motion's own acceleration is 2.6),
+  acceleration error to the truth 3.7 -> 2.3 mm/frame^2, MPJPE 65.2 -> 65.2 mm, lag against the
+  unsmoothed output +0.04 frames; on the true motion it adds 0.3 mm of error and keeps 94 % of
+  the wrist's peak speed;
+- real clips (tennis 30 fps, two people 28 fps, a portrait dribble at 12 fps): the jitter drops
+  to 24 %, 23 % and 67 % of the unsmoothed output's, moving the joints by 2.7, 3.4 and 2.0 mm on
+  average, with no lag (within 0.04 frames).
+
+``savgol:0.3,2`` came close (39 % of the jitter on average over the real clips against 38 %,
+92 % of the wrist speed); ``gaussian:0.04`` removes about as much jitter but blurs the true
+motion more (1.2 mm added, 90 % of the wrist speed): a Gaussian already damps slow motion that a
+Butterworth filter passes. Wider settings remove more jitter and flatten fast movements. A
+one-directional filter (``butter:6,2`` run forwards only) is 0.84 frames late and adds 6.8 mm of
+error to the true motion, where its zero-phase version adds 0.0 mm.
 """
 
 from __future__ import annotations
@@ -85,7 +101,7 @@ from posemoe.errors import PoseMoEError
 
 __all__ = ["Smoothing", "parse_smoothing", "finite_segments", "DEFAULT_SMOOTHING", "SPEC_HELP"]
 
-DEFAULT_SMOOTHING: str = "gaussian:0.04"
+DEFAULT_SMOOTHING: str = "butter:4,2"
 """The smoothing the pipeline applies unless told otherwise (see the module docstring)."""
 
 SPEC_HELP: str = "none, gaussian[:SIGMA_S], savgol[:WINDOW_S[,ORDER]] or butter[:CUTOFF_HZ[,ORDER]]"
@@ -97,15 +113,23 @@ KINDS: tuple[str, ...] = ("none", "gaussian", "savgol", "butter")
 DEFAULT_SIGMA_S = 0.04
 DEFAULT_WINDOW_S = 0.3
 DEFAULT_SAVGOL_ORDER = 2
-DEFAULT_CUTOFF_HZ = 6.0
+DEFAULT_CUTOFF_HZ = 4.0
 DEFAULT_BUTTER_ORDER = 2
 
 GAUSSIAN_TRUNCATE = 3.0  # the Gaussian kernel reaches to +- this many sigmas
+BUTTER_PAD_PERIODS_PER_ORDER = 1.5  # Butterworth: odd extension of 1.5 * ORDER cutoff periods at each end
 MIN_SEGMENT = 3  # segments with fewer present frames are left as they are
 MAX_SAVGOL_ORDER = 6
 MAX_BUTTER_ORDER = 8
 
-_EXAMPLE = "e.g. --smooth gaussian:0.04"
+
+
+def _example(kind: str) -> str:
+    """'e.g. --smooth SPEC' with the defaults of ``kind`` (the overall default for others)."""
+    spec = {"gaussian": f"gaussian:{_fmt(DEFAULT_SIGMA_S)}",
+            "savgol": f"savgol:{_fmt(DEFAULT_WINDOW_S)},{DEFAULT_SAVGOL_ORDER}",
+            "butter": f"butter:{_fmt(DEFAULT_CUTOFF_HZ)},{DEFAULT_BUTTER_ORDER}"}.get(kind, DEFAULT_SMOOTHING)
+    return f"e.g. --smooth {spec}"
 
 
 def _fmt(v: float) -> str:
@@ -149,12 +173,13 @@ class Smoothing:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise PoseMoEError(f"--smooth: unknown filter {self.kind!r}; use {SPEC_HELP} ({_EXAMPLE})")
+            raise PoseMoEError(f"--smooth: unknown filter {self.kind!r}; use {SPEC_HELP} ({_example('')})")
         own = {"none": (), "gaussian": ("sigma_s",), "savgol": ("window_s", "order"),
                "butter": ("cutoff_hz", "order")}[self.kind]
         for name in ("sigma_s", "window_s", "cutoff_hz", "order"):
             if name not in own and getattr(self, name) is not None:
-                raise PoseMoEError(f"--smooth: filter {self.kind!r} takes no {name}; use {SPEC_HELP} ({_EXAMPLE})")
+                raise PoseMoEError(f"--smooth: filter {self.kind!r} takes no {name}; use {SPEC_HELP} "
+                                   f"({_example(self.kind)})")
         defaults: dict[str, Any] = {
             "gaussian": {"sigma_s": DEFAULT_SIGMA_S},
             "savgol": {"window_s": DEFAULT_WINDOW_S, "order": DEFAULT_SAVGOL_ORDER},
@@ -169,14 +194,15 @@ class Smoothing:
             if v is None:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise PoseMoEError(f"--smooth {self.kind}: {what} must be a number > 0, got {v!r} ({_EXAMPLE})")
+                raise PoseMoEError(f"--smooth {self.kind}: {what} must be a number > 0, got {v!r}; "
+                                   f"give a positive value ({_example(self.kind)})")
             object.__setattr__(self, name, float(v))
         if self.order is not None:
             lo, hi = (0, MAX_SAVGOL_ORDER) if self.kind == "savgol" else (1, MAX_BUTTER_ORDER)
             o = self.order
             if isinstance(o, bool) or not isinstance(o, (int, np.integer)) or not lo <= o <= hi:
                 raise PoseMoEError(f"--smooth {self.kind}: ORDER must be a whole number from {lo} to {hi}, "
-                                   f"got {o!r} (e.g. --smooth {self.kind}:{_fmt(self._main_param())},2)")
+                                   f"got {o!r}; e.g. --smooth {self.kind}:{_fmt(self._main_param())},2")
             object.__setattr__(self, "order", int(o))
 
     def _main_param(self) -> float:
@@ -209,8 +235,9 @@ class Smoothing:
         else:
             d.update(cutoff_hz=self.cutoff_hz, filter_order=self.order,
                      function="scipy.signal.butter(output='sos') + scipy.signal.sosfiltfilt",
-                     ends="odd extension")
+                     ends=f"odd extension over {BUTTER_PAD_PERIODS_PER_ORDER * self.order:g} cutoff periods")
         d.update(zero_phase=True, gaps="NaN frames split the series; segments are smoothed separately",
+                 short_segments="a shorter filter where the segment is shorter than this one",
                  min_segment_frames=MIN_SEGMENT)
         return d
 
@@ -261,18 +288,23 @@ class Smoothing:
             return gaussian_filter1d(ext, sigma, axis=0, mode="nearest", radius=radius)[radius:radius + n]
         if self.kind == "savgol":
             order = int(self.order)  # type: ignore[arg-type]
-            window = 2 * int(round((self.window_s * fps - 1.0) / 2.0)) + 1  # type: ignore[operator]
+            # odd number of frames whose first and last are WINDOW_S apart (as near as the frames allow)
+            window = 2 * int(round(self.window_s * fps / 2.0)) + 1  # type: ignore[operator]
             window = min(max(window, 1), n if n % 2 else n - 1)
             if window <= order + 1:
                 return seg
             return savgol_filter(seg, window, order, axis=0, mode="interp")
-        # butter
-        if self.cutoff_hz >= fps / 2.0:  # type: ignore[operator]
+        # butter: the ends are extended (odd extension) by 1.5 * ORDER periods of the cutoff, so the
+        # start-up transient has died out where the segment begins (sosfiltfilt's own default is a
+        # few samples). A segment too short for that gets a higher cutoff (a shorter filter).
+        order = int(self.order)  # type: ignore[arg-type]
+        periods = BUTTER_PAD_PERIODS_PER_ORDER * order
+        cutoff = max(float(self.cutoff_hz), periods * fps / (n - 1))  # type: ignore[arg-type]
+        if cutoff >= fps / 2.0:  # nothing above the cutoff at this frame rate
             return seg
-        sos = butter(int(self.order), self.cutoff_hz, btype="lowpass", output="sos", fs=fps)  # type: ignore[arg-type]
-        # sosfiltfilt's own default pad length, cut to what the segment holds
-        default_pad = 3 * (2 * len(sos) + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum())))
-        return sosfiltfilt(sos, seg, axis=0, padtype="odd", padlen=min(default_pad, n - 1))
+        sos = butter(order, cutoff, btype="lowpass", output="sos", fs=fps)
+        pad = min(int(math.ceil(periods * fps / cutoff)), n - 1)
+        return sosfiltfilt(sos, seg, axis=0, padtype="odd", padlen=pad)
 
 
 def parse_smoothing(spec: str) -> Smoothing:
@@ -285,13 +317,13 @@ def parse_smoothing(spec: str) -> Smoothing:
         PoseMoEError: with one line saying what is wrong and how to write it instead.
     """
     if not isinstance(spec, str):
-        raise PoseMoEError(f"--smooth: expected a text spec, got {spec!r}; use {SPEC_HELP} ({_EXAMPLE})")
+        raise PoseMoEError(f"--smooth: expected a text spec, got {spec!r}; use {SPEC_HELP} ({_example('')})")
     text = spec.strip().lower()
     kind, sep, rest = text.partition(":")
     kind = kind.strip()
     if kind not in KINDS:
         shown = kind if kind else text
-        raise PoseMoEError(f"--smooth: unknown filter {shown!r}; use {SPEC_HELP} ({_EXAMPLE})")
+        raise PoseMoEError(f"--smooth: unknown filter {shown!r}; use {SPEC_HELP} ({_example('')})")
     if kind == "none":
         if sep:
             raise PoseMoEError(f"--smooth: 'none' takes no parameters, got {spec.strip()!r}; write just none")

@@ -16,10 +16,10 @@ from pipeline.cli import app
 from pipeline.export import FORMAT, Results, load_results, save_results
 from pipeline.motion_export import csv_text, save_outputs, select_track, trc_text
 from pipeline.world import place_in_world
-from posemoe.bvh import forward_kinematics, read_bvh
+from posemoe.bvh import h36m_positions, read_bvh
 from posemoe.errors import PoseMoEError
 from posemoe.skeleton import H36M17
-from posemoe.smoothing import parse_smoothing
+from posemoe.smoothing import DEFAULT_SMOOTHING, parse_smoothing
 from posemoe.virtual_camera import look_at
 
 FOCAL, SIZE, FPS = 1000.0, (960, 540), 25.0
@@ -111,10 +111,10 @@ def test_bvh_per_person_named_by_track_and_reproducing_the_3d(tmp_path: Path, pl
     assert names == ["walk_track1.bvh", "walk_track1.trc", "walk_track4.bvh", "walk_track4.trc"]
     motion = read_bvh(tmp_path / "walk_track1.bvh")
     assert motion.num_frames == 60 and motion.frame_time == pytest.approx(1 / FPS)
-    fk = forward_kinematics(motion) / 100.0  # centimetres -> metres
-    # the figure's bones have constant lengths, so the skeleton reproduces the saved 3D closely
+    fk = h36m_positions(motion) / 100.0  # centimetres -> metres
+    # bones of fixed length (the default): the skeleton reproduces the saved 3D
     err = np.linalg.norm(fk - placed.keypoints3d_world[0], axis=-1)
-    assert err.max() < 0.003
+    assert err.max() < 1e-5
     one = save_outputs([tmp_path / "one.bvh"], select_track(placed, 4))
     assert [p.name for p in one] == ["one.bvh"]
 
@@ -144,7 +144,7 @@ def test_convert_cli(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bvh", "m.csv", "placed.json", "raw.npz"]
     placed = load_results(tmp_path / "placed.json")
-    assert placed.has_scene and placed.track_ids.tolist() == [4] and placed.smoothing["kind"] == "gaussian"
+    assert placed.has_scene and placed.track_ids.tolist() == [4] and placed.smoothing["spec"] == str(parse_smoothing(DEFAULT_SMOOTHING))
     bad = _run(["convert", str(raw), "-o", str(tmp_path / "m.fbx")])
     assert bad.exit_code != 0 and "unknown output format" in bad.output and "Traceback" not in bad.output
     bad = _run(["convert", str(raw), "-o", str(tmp_path / "n.bvh"), "--track", "9"])
