@@ -46,7 +46,7 @@ echo "[setup] installing posemoe with its dependencies and the OpenMMLab stack"
 "${pip[@]}" --no-deps mmpose
 "$VENV/bin/python" -c "
 import torch, posemoe
-from pipeline.mmpose_backend import import_openmmlab
+from pipeline.pose2d.mmpose import import_openmmlab
 import_openmmlab()
 import mmcv, mmdet, mmpose
 print('[setup] ok: torch', torch.__version__, '| posemoe', posemoe.__version__, '| mmcv', mmcv.__version__,

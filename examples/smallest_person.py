@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.mediapipe_people import MediaPipePeopleBackend
+from pipeline.pose2d.mediapipe import MediaPipePeopleBackend
 from pipeline.video_io import VideoReader
 
 HEIGHTS = (600, 480, 360, 240, 180, 140, 110, 90, 70)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-if TYPE_CHECKING:  # the tracker imports this module
-    from pipeline.track import Detection
+if TYPE_CHECKING:
+    from pipeline.pose2d.base import Detection
 
 BINS = (8, 3, 3)
 RANGES = [0, 180, 0, 256, 0, 256]

@@ -581,7 +581,7 @@ def run_batch(src: str | Path, out: str | Path, options: BatchOptions = BatchOpt
     """
     from tqdm import tqdm
 
-    from pipeline.keypoints2d import BACKENDS, resolve_auto
+    from pipeline.pose2d import BACKENDS, resolve_auto
     from pipeline.render import VIEWS
 
     t_start = time.perf_counter()

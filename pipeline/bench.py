@@ -3,7 +3,7 @@
 What one run does:
 
 1. Draws two clips of a single walking, turning and waving person with the project's synthetic
-   figure generator (``examples/make_synthetic_clip.py``, drawn natively at ``--size``, 720p by
+   figure generator (``pipeline.synthetic_clip``, drawn natively at ``--size``, 720p by
    default, 25 frames/s): a short one (``--frames``, 100) and one ``--long-factor`` (10) times
    longer. They are kept in ``--work-dir`` and reused when it is given.
 2. Runs the real ``posemoe video`` job (``pipeline.video.process_video``: 2D with MediaPipe,
@@ -56,7 +56,6 @@ The subprocess entry point is ``python -m pipeline.bench job SRC OUT.mp4 CHECKPO
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -68,7 +67,6 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Callable, Sequence
 
 import numpy as np
@@ -77,8 +75,7 @@ from posemoe.errors import PoseMoEError
 from pipeline.export import write_text_atomic
 
 FORMAT = "posemoe-bench-v1"
-REPO = Path(__file__).resolve().parent.parent
-GENERATOR = REPO / "examples" / "make_synthetic_clip.py"
+REPO = Path(__file__).resolve().parent.parent  # the folder holding the pipeline and posemoe packages
 FPS = 25.0
 STAGES = ("setup", "decode", "2d", "track", "3d", "render", "encode")
 GOAL_FPS = 25.0
@@ -90,21 +87,6 @@ QUICK = {"frames": 40, "long_factor": 3, "render_frames": 60, "repeats": 1}
 # ------------------------------------------------------------------------------------------ clips
 
 
-def _generator() -> ModuleType:
-    """The synthetic clip script, imported from the checkout's examples/ folder."""
-    if not GENERATOR.is_file():
-        raise PoseMoEError(f"{GENERATOR}: not found; the benchmark draws its clips with the repository's "
-                           "examples/make_synthetic_clip.py, so run it from a checkout of posemoe")
-    name = "posemoe_bench_make_synthetic_clip"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, GENERATOR)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 _POSITIONS = ("joints", "toe_r", "toe_l")  # the synthetic motion's world positions (the rest are rotations)
 SECOND_PERSON_OFFSET = (1.3, 1.5, 0.0)  # metres: the second person walks 1.3 m to the right, 1.5 m further away
 
@@ -113,9 +95,9 @@ def make_bench_clip(path: Path, frames: int, size: tuple[int, int], fps: float =
                     progress: Callable[[int], None] | None = None, people: int = 1) -> Path:
     """Draw the synthetic person (walk, turn, wave; ``frames`` long) at ``size`` into ``path``
     (H.264); with ``people=2`` a second copy of the motion, ``SECOND_PERSON_OFFSET`` away."""
+    from pipeline import synthetic_clip as gen
     from pipeline.video_io import VideoWriter
 
-    gen = _generator()
     cam = gen.make_camera(size)
     motion = gen.make_motion(frames, fps)
     motions = [motion]
@@ -268,11 +250,11 @@ def bench_lifter(checkpoint: Path, frames: int, size: tuple[int, int], repeats: 
     ``pipeline.video.LIFT_FRAMES`` frames per forward pass)."""
     import torch
 
+    from pipeline import synthetic_clip as gen
     from pipeline.lift import lift_tracks
     from pipeline.video import LIFT_THREADS, lift_batch, load_model
     from posemoe.camera import project_to_pixels, world_to_camera
 
-    gen = _generator()
     model, _, _ = load_model(checkpoint, "cpu")
     cam = gen.make_camera(size)
     kp = project_to_pixels(world_to_camera(gen.make_motion(frames, FPS)["joints"], cam), cam)[None]  # (1, F, 17, 2)
@@ -293,7 +275,7 @@ def bench_lifter(checkpoint: Path, frames: int, size: tuple[int, int], repeats: 
                 best[n] = min(best[n], time.perf_counter() - t)
         finally:
             torch.set_num_threads(threads)
-    from pipeline.window import plan_windows, stride_for
+    from posemoe.windowing import plan_windows, stride_for
 
     windows = len(plan_windows(present, model.frames, stride_for(model.frames, 0.5)))
     return {"frames": frames, "windows": windows, "seconds": best[job_threads], "fps": frames / best[job_threads],

@@ -5,11 +5,12 @@ User errors (`PoseMoEError`) become one line on stderr and exit status 2, never 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -17,7 +18,28 @@ from posemoe.errors import PoseMoEError
 from posemoe.smoothing import DEFAULT_SMOOTHING
 from posemoe.smoothing import SPEC_HELP as SMOOTH_SPECS
 
-app = typer.Typer(
+class _App(typer.Typer):
+    """A Typer app whose commands turn a `PoseMoEError` into the one-line error, in one place:
+    `error: <what>: <problem>; <fix>` on stderr, exit status 2, no traceback."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+
+        def decorator(fn):
+            @functools.wraps(fn)
+            def run(*a, **k):
+                try:
+                    return fn(*a, **k)
+                except PoseMoEError as e:
+                    typer.echo(f"error: {e}", err=True)
+                    raise typer.Exit(2) from None
+
+            return register(run)
+
+        return decorator
+
+
+app = _App(
     name="posemoe",
     help="3D human poses from video with PoseMoE: video and batch jobs, analysis, and training and evaluation of the lifting network on Human3.6M.",
     no_args_is_help=True,
@@ -25,12 +47,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+# Options that several commands share (video, batch, lift), declared once.
+Checkpoint = Annotated[Optional[Path], typer.Option(
+    "--checkpoint", "-c", help="Lifting checkpoint; default the shipped weights (weights/posemoe-default.pt).")]
+Pose2D = Annotated[str, typer.Option("--pose2d", help="2D keypoint backend: auto, mediapipe, mmpose.")]
+View = Annotated[str, typer.Option("--view", help="side-by-side, overlay or 3d.")]
+Views3D = Annotated[str, typer.Option(
+    "--views3d", help="3D view angles, one panel each: oblique, front, side; e.g. front,side.")]
+ColorBy = Annotated[str, typer.Option(
+    "--color-by", help="Joint colours: track, or confidence (2D detector confidence, red 0 to green 1).")]
+Timecode = Annotated[bool, typer.Option("--timecode", help="Draw the frame number and time on every frame.")]
+MaxPeople = Annotated[Optional[int], typer.Option(
+    "--max-people", help="Keep at most this many people (the most confident tracks), >= 1.")]
+Device = Annotated[Optional[str], typer.Option(
+    "--device", help="Device for lifting (and the mmpose 2D backend): cpu or cuda; default cpu.")]
+Smooth = Annotated[str, typer.Option(
+    "--smooth", help=f"Temporal filter of the 3D: {SMOOTH_SPECS} (seconds / Hz; see docs/smoothing.md).")]
+Bones = Annotated[str, typer.Option(
+    "--bones", help="median: each person's bones fixed to their median length over the clip (along the lifted "
+    "directions); free: as the network gives them.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
 H36M_ENV = "POSEMOE_H36M"  # folder holding data_3d_h36m*.npz (and optionally cameras.json)
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(code)
 
 
 def _default_data_3d() -> Path | None:
@@ -46,7 +85,7 @@ def _default_data_3d() -> Path | None:
 def _resolve_data_3d(data_3d: Optional[Path]) -> Path:
     path = data_3d or _default_data_3d()
     if path is None:
-        _fail(f"no 3D data given: pass --data-3d PATH (a VideoPose3D-layout data_3d_h36m.npz) or set {H36M_ENV}")
+        raise PoseMoEError(f"no 3D data given: pass --data-3d PATH (a VideoPose3D-layout data_3d_h36m.npz) or set {H36M_ENV}")
     return path
 
 
@@ -84,14 +123,11 @@ def info(
     """Parameters and FLOPs per frame of every PoseMoE preset (and its entangled ablation)."""
     from pipeline.info import checkpoint_summary, preset_table
 
-    try:
-        if checkpoint is not None:
-            summary = checkpoint_summary(checkpoint)
-            typer.echo(json.dumps(summary, indent=2) if as_json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
-            return
-        rows = preset_table(preset_name)
-    except PoseMoEError as e:
-        _fail(str(e))
+    if checkpoint is not None:
+        summary = checkpoint_summary(checkpoint)
+        typer.echo(json.dumps(summary, indent=2) if as_json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
+        return
+    rows = preset_table(preset_name)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -147,10 +183,7 @@ def train(
     from posemoe.losses import LossWeights
     from posemoe.train import TrainConfig, train as run_train
 
-    try:
-        model_overrides = parse_overrides(overrides)
-    except PoseMoEError as e:
-        _fail(str(e))
+    model_overrides = parse_overrides(overrides)
     if entangled:
         model_overrides["entangled"] = True
     try:
@@ -158,7 +191,7 @@ def train(
         if not steps or min(steps) < 1:
             raise ValueError
     except ValueError:
-        _fail(f"--frame-steps {frame_steps!r}: expected comma-separated integers >= 1, e.g. 1,2")
+        raise PoseMoEError(f"--frame-steps {frame_steps!r}: expected comma-separated integers >= 1, e.g. 1,2")
     tc = TrainConfig(
         data_3d=str(_resolve_data_3d(data_3d)), out=str(out), data_2d=str(data_2d) if data_2d else None,
         cameras=str(cameras) if cameras else None, preset=preset_name,
@@ -170,10 +203,7 @@ def train(
         amp=not no_amp, virtual_cameras=virtual_cameras, detected_2d=str(detected_2d) if detected_2d else None,
         detected_fraction=detected_fraction, detector_noise=detector_noise, frame_steps=steps,
         look_at_person=look_at_person, loss=LossWeights(velocity=velocity_weight))
-    try:
-        summary = run_train(tc, command=["posemoe", *sys.argv[1:]])
-    except PoseMoEError as e:
-        _fail(str(e))
+    summary = run_train(tc, command=["posemoe", *sys.argv[1:]])
     if int(os.environ.get("RANK", "0")) == 0:
         typer.echo(json.dumps(summary))
 
@@ -212,14 +242,11 @@ def evaluate(
                     stride=stride, batch_size=batch_size, device=device, max_sequences=max_sequences,
                     sequence_step=sequence_step, noise_px=noise_px, joint_dropout=joint_dropout, noise_seed=noise_seed,
                     look_at_person=not as_filmed)
-    try:
-        report = evaluate_cameras(ec) if camera_invariance else run_eval(ec)
-        if json_out is not None:
-            from posemoe.evaluate import write_json
+    report = evaluate_cameras(ec) if camera_invariance else run_eval(ec)
+    if json_out is not None:
+        from posemoe.evaluate import write_json
 
-            write_json(report, json_out)
-    except PoseMoEError as e:
-        _fail(str(e))
+        write_json(report, json_out)
     if camera_invariance:
         typer.echo(format_camera_table(report, markdown=markdown))
     elif markdown:
@@ -248,28 +275,22 @@ def compare(
     if any(is_results):
         if not all(is_results):
             other = reports[is_results.index(False)]
-            _fail(f"{other}: not a posemoe results file; compare takes either eval reports (.json) or two "
+            raise PoseMoEError(f"{other}: not a posemoe results file; compare takes either eval reports (.json) or two "
                   f"results files (.npz/.json from `posemoe video --save`)")
         if len(reports) != 2:
-            _fail(f"expected two results files to compare (A and B), found {len(reports)}")
-        try:
-            result = compare_results(reports[0], reports[1], out, video=video,
-                                     labels=[s.strip() for s in labels.split(",")] if labels else None,
-                                     progress=not quiet, log=lambda m: typer.echo(m, err=True))
-        except PoseMoEError as e:
-            _fail(str(e))
+            raise PoseMoEError(f"expected two results files to compare (A and B), found {len(reports)}")
+        result = compare_results(reports[0], reports[1], out, video=video,
+                                 labels=[s.strip() for s in labels.split(",")] if labels else None,
+                                 progress=not quiet, log=lambda m: typer.echo(m, err=True))
         typer.echo(result.summary() + (f" -> {out}" if out else ""))
         return
     if out is not None or video is not None:
-        _fail(f"{'-o' if out is not None else '--video'}: renders a video of two results files; "
+        raise PoseMoEError(f"{'-o' if out is not None else '--video'}: renders a video of two results files; "
               f"{reports[0]} is not one (eval reports print a table)")
     names = [s.strip() for s in labels.split(",")] if labels else [r.stem for r in reports]
     if len(names) != len(reports):
-        _fail(f"--labels: expected {len(reports)} labels (one per report), found {len(names)}")
-    try:
-        loaded = [read_report(r) for r in reports]
-    except PoseMoEError as e:
-        _fail(str(e))
+        raise PoseMoEError(f"--labels: expected {len(reports)} labels (one per report), found {len(names)}")
+    loaded = [read_report(r) for r in reports]
     typer.echo(compare_markdown(loaded, names))
 
 
@@ -278,34 +299,31 @@ def video(
     src: Path = typer.Argument(..., help="Input video (any format FFmpeg reads: mp4, mov, mkv, ...)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output video (.mp4, H.264) with the 2D overlay and the 3D view."),
     save: list[Path] = typer.Option([], "--save", help="Also export the poses, in the format the suffix names: RESULTS.npz/.json (all data), SKELETON.bvh (animation, one file per person), MARKERS.trc (OpenSim, one per person), TABLE.csv. Repeat for several."),
-    smooth: str = typer.Option(DEFAULT_SMOOTHING, "--smooth", help=f"Temporal filter of the 3D: {SMOOTH_SPECS} (seconds / Hz; see docs/smoothing.md)."),
-    bones: str = typer.Option("median", "--bones", help="median: each person's bones fixed to their median length over the clip (along the lifted directions); free: as the network gives them."),
-    pose2d: str = typer.Option("auto", "--pose2d", help="2D keypoint backend: auto, mediapipe, mmpose."),
+    smooth: Smooth = DEFAULT_SMOOTHING,
+    bones: Bones = "median",
+    pose2d: Pose2D = "auto",
     det_weights: Optional[Path] = typer.Option(None, "--det-weights", help="mmpose backend: local RTMDet person detector checkpoint (default: cached or downloaded)."),
     pose_weights: Optional[Path] = typer.Option(None, "--pose-weights", help="mmpose backend: local RTMPose-m COCO-17 checkpoint (default: cached or downloaded)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Lifting checkpoint; default the shipped weights/posemoe-default.pt."),
-    view: str = typer.Option("side-by-side", "--view", help="side-by-side, overlay or 3d."),
-    views3d: str = typer.Option("oblique", "--views3d", help="3D view angles, one panel each: oblique, front, side; e.g. front,side."),
-    color_by: str = typer.Option("track", "--color-by", help="Joint colours: track, or confidence (2D detector confidence, red 0 to green 1)."),
-    timecode: bool = typer.Option(False, "--timecode", help="Draw the frame number and time on every frame."),
-    max_people: Optional[int] = typer.Option(None, "--max-people", help="Keep at most this many people (the most confident tracks), >= 1."),
-    device: Optional[str] = typer.Option(None, help="Device for lifting (and the mmpose 2D backend): cpu or cuda; default cpu."),
+    checkpoint: Checkpoint = None,
+    view: View = "side-by-side",
+    views3d: Views3D = "oblique",
+    color_by: ColorBy = "track",
+    timecode: Timecode = False,
+    max_people: MaxPeople = None,
+    device: Device = None,
     focal: Optional[float] = typer.Option(None, "--focal", help="The lens's focal length in pixels, if known; default: a 26 mm-equivalent phone lens (used to lift each person as if the camera looked straight at them)."),
     fov: Optional[float] = typer.Option(None, "--fov", help="Instead of --focal: the horizontal field of view in degrees."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    quiet: Quiet = False,
 ) -> None:
     """Video of people -> 2D keypoints -> tracks -> 3D poses with PoseMoE -> rendered video and data."""
     from pipeline.render import render_options
     from pipeline.video import process_video
 
-    try:
-        options = render_options(color_by, timecode, views3d)
-        job = process_video(src, out, save=save, pose2d=pose2d, checkpoint=checkpoint, device=device, view=view,
-                            max_people=max_people, progress=not quiet, log=lambda m: typer.echo(m, err=True),
-                            render_options=options, det_weights=det_weights, pose_weights=pose_weights,
-                            focal_px=focal, fov_deg=fov, smooth=smooth, bones=bones)
-    except PoseMoEError as e:
-        _fail(str(e))
+    options = render_options(color_by, timecode, views3d)
+    job = process_video(src, out, save=save, pose2d=pose2d, checkpoint=checkpoint, device=device, view=view,
+                        max_people=max_people, progress=not quiet, log=lambda m: typer.echo(m, err=True),
+                        render_options=options, det_weights=det_weights, pose_weights=pose_weights,
+                        focal_px=focal, fov_deg=fov, smooth=smooth, bones=bones)
     typer.echo(f"{job.frames} frames, {job.people} people tracked -> {', '.join(str(o) for o in job.outputs)}")
     typer.echo(job.timing)
 
@@ -314,7 +332,7 @@ def video(
 def lift(
     keypoints: Path = typer.Argument(..., help="2D keypoints: a posemoe results .npz/.json, or mmpose prediction JSON."),
     out: Path = typer.Option(..., "--out", "-o", help="OUT.npz / OUT.json (poses) or OUT.mp4 (rendered)."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Lifting checkpoint; default the shipped weights."),
+    checkpoint: Checkpoint = None,
     video: Optional[Path] = typer.Option(None, "--video", help="The source video, to draw on (for .mp4 output) and for its size and fps."),
     image_size: Optional[str] = typer.Option(None, "--image-size", help="WxH in pixels when the file does not say, e.g. 1920x1080."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Frames per second when neither the file nor --video says (default 25)."),
@@ -322,10 +340,10 @@ def lift(
     views3d: str = typer.Option("oblique", "--views3d", help="For .mp4 output: 3D view angles, one panel each: oblique, front, side; e.g. front,side."),
     color_by: str = typer.Option("track", "--color-by", help="For .mp4 output: joint colours by track or by 2D confidence."),
     timecode: bool = typer.Option(False, "--timecode", help="For .mp4 output: draw the frame number and time on every frame."),
-    smooth: str = typer.Option(DEFAULT_SMOOTHING, "--smooth", help=f"Temporal filter of the 3D: {SMOOTH_SPECS} (seconds / Hz)."),
-    bones: str = typer.Option("median", "--bones", help="median: each person's bones fixed to their median length over the clip (along the lifted directions); free: as the network gives them."),
-    device: Optional[str] = typer.Option(None, help="cpu or cuda; default cpu."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    smooth: Smooth = DEFAULT_SMOOTHING,
+    bones: Bones = "median",
+    device: Device = None,
+    quiet: Quiet = False,
 ) -> None:
     """Lift precomputed 2D keypoints to 3D (no detector runs)."""
     from pipeline.render import render_options
@@ -335,15 +353,12 @@ def lift(
     if image_size:
         w, sep, h = image_size.lower().partition("x")
         if not sep or not w.isdigit() or not h.isdigit() or int(w) <= 0 or int(h) <= 0:
-            _fail(f"--image-size {image_size!r}: expected WIDTHxHEIGHT in pixels; pass e.g. --image-size 1920x1080")
+            raise PoseMoEError(f"--image-size {image_size!r}: expected WIDTHxHEIGHT in pixels; pass e.g. --image-size 1920x1080")
         size = (int(w), int(h))
-    try:
-        options = render_options(color_by, timecode, views3d)
-        job = lift_keypoint_file(keypoints, out, checkpoint=checkpoint, device=device, view=view, video=video, fps=fps,
-                                 image_size=size, progress=not quiet, log=lambda m: typer.echo(m, err=True),
-                                 render_options=options, smooth=smooth, bones=bones)
-    except PoseMoEError as e:
-        _fail(str(e))
+    options = render_options(color_by, timecode, views3d)
+    job = lift_keypoint_file(keypoints, out, checkpoint=checkpoint, device=device, view=view, video=video, fps=fps,
+                             image_size=size, progress=not quiet, log=lambda m: typer.echo(m, err=True),
+                             render_options=options, smooth=smooth, bones=bones)
     typer.echo(f"{job.frames} frames, {job.people} people -> {out}")
     typer.echo(job.timing)
 
@@ -365,25 +380,22 @@ def convert(
     from pipeline.world import place_in_world
     from posemoe.smoothing import parse_smoothing
 
-    try:
-        check_outputs(out, [results])
-        res = select_track(load_results(results), track, str(results))
-        if not res.present.any() or not np.isfinite(res.keypoints3d).all(axis=(-2, -1)).any():
-            raise PoseMoEError(f"{results}: no 3D pose in the file (no person, or no lifted frame); lift its 2D "
-                               f"first: `posemoe lift {results} -o LIFTED.npz`, then convert that")
-        if focal is not None and not (focal > 0 and focal < float("inf")):
-            raise PoseMoEError(f"--focal {focal:g}: expected the focal length in pixels, a positive number; pass e.g. --focal 1400")
-        if smooth is not None:
-            smoothing = parse_smoothing(smooth)
-        elif res.smoothing is None and not res.has_scene:  # a version-1 file: the network's raw output
-            smoothing = parse_smoothing(DEFAULT_SMOOTHING)
-        else:
-            smoothing = None
-        if smoothing is not None or focal is not None or bones is not None or not res.has_scene:
-            res = place_in_world(res, focal, smoothing, bones)
-        written = save_outputs(out, res)
-    except PoseMoEError as e:
-        _fail(str(e))
+    check_outputs(out, [results])
+    res = select_track(load_results(results), track, str(results))
+    if not res.present.any() or not np.isfinite(res.keypoints3d).all(axis=(-2, -1)).any():
+        raise PoseMoEError(f"{results}: no 3D pose in the file (no person, or no lifted frame); lift its 2D "
+                           f"first: `posemoe lift {results} -o LIFTED.npz`, then convert that")
+    if focal is not None and not (focal > 0 and focal < float("inf")):
+        raise PoseMoEError(f"--focal {focal:g}: expected the focal length in pixels, a positive number; pass e.g. --focal 1400")
+    if smooth is not None:
+        smoothing = parse_smoothing(smooth)
+    elif res.smoothing is None and not res.has_scene:  # a version-1 file: the network's raw output
+        smoothing = parse_smoothing(DEFAULT_SMOOTHING)
+    else:
+        smoothing = None
+    if smoothing is not None or focal is not None or bones is not None or not res.has_scene:
+        res = place_in_world(res, focal, smoothing, bones)
+    written = save_outputs(out, res)
     typer.echo(f"{res.num_people} people, {res.num_frames} frames -> {', '.join(str(w) for w in written)}")
 
 
@@ -391,23 +403,23 @@ def convert(
 def batch(
     src: Path = typer.Argument(..., help="Folder of videos, searched recursively (mp4, mov, mkv, avi, webm, ... any case)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: one subfolder per clip, mirroring SRC, plus summary.csv."),
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Lifting checkpoint; default the shipped weights."),
-    pose2d: str = typer.Option("auto", "--pose2d", help="2D keypoint backend: auto, mediapipe, mmpose."),
-    view: str = typer.Option("side-by-side", "--view", help="side-by-side, overlay or 3d."),
-    max_people: Optional[int] = typer.Option(None, "--max-people", min=1, help="Keep at most this many people per clip."),
-    device: Optional[str] = typer.Option(None, help="Device for lifting: cpu or cuda; default cpu."),
+    checkpoint: Checkpoint = None,
+    pose2d: Pose2D = "auto",
+    view: View = "side-by-side",
+    max_people: MaxPeople = None,
+    device: Device = None,
     no_video: bool = typer.Option(False, "--no-video", help="Export the results only; render no video."),
     results_format: str = typer.Option("npz", "--format", help="Results file format: npz or json."),
-    views3d: str = typer.Option("oblique", "--views3d", help="3D view angles, one panel each: oblique, front, side; e.g. front,side."),
-    color_by: str = typer.Option("track", "--color-by", help="Joint colours: track, or confidence (2D detector confidence, red 0 to green 1)."),
-    timecode: bool = typer.Option(False, "--timecode", help="Draw the frame number and time on every frame."),
-    smooth: str = typer.Option(DEFAULT_SMOOTHING, "--smooth", help=f"Temporal filter of the 3D: {SMOOTH_SPECS} (seconds / Hz)."),
-    bones: str = typer.Option("median", "--bones", help="median: each person's bones fixed to their median length; free: as the network gives them."),
+    views3d: Views3D = "oblique",
+    color_by: ColorBy = "track",
+    timecode: Timecode = False,
+    smooth: Smooth = DEFAULT_SMOOTHING,
+    bones: Bones = "median",
     workers: int = typer.Option(1, "--workers", "-j", min=0, help="Worker processes (each loads its own model; cores are split between them). 0: in this process, no crash isolation."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch/OpenCV threads per worker; default cores // workers. 1 is best on a machine shared with other jobs."),
     shard: Optional[str] = typer.Option(None, "--shard", help="K/N: do only shard K (1..N) of N, a stable 1/N of the clips; writes summary-shard-K-of-N.csv."),
     force: bool = typer.Option(False, "--force", help="Redo every clip, complete or not."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: Quiet = False,
 ) -> None:
     """Every video under SRC -> OUT/<same folders>/<clip>/ (render.mp4, results.npz, done.json).
 
@@ -417,14 +429,14 @@ def batch(
     """
     from pipeline.batch import BatchOptions, format_table, parse_shard, run_batch
 
-    try:
-        opts = BatchOptions(checkpoint=str(checkpoint) if checkpoint else None, pose2d=pose2d, device=device,
-                            view=view, max_people=max_people, video=not no_video, results_format=results_format,
-                            views3d=views3d, color_by=color_by, timecode=timecode, smooth=smooth, bones=bones)
-        report = run_batch(src, out, opts, workers=workers, threads=threads, shard=parse_shard(shard) if shard else None,
-                           force=force, progress=not quiet, echo=lambda m: typer.echo(m, err=True))
-    except PoseMoEError as e:
-        _fail(str(e))
+    if max_people is not None and max_people < 1:
+        raise PoseMoEError(f"--max-people {max_people}: expected a whole number >= 1; omit it to keep everyone")
+
+    opts = BatchOptions(checkpoint=str(checkpoint) if checkpoint else None, pose2d=pose2d, device=device,
+                        view=view, max_people=max_people, video=not no_video, results_format=results_format,
+                        views3d=views3d, color_by=color_by, timecode=timecode, smooth=smooth, bones=bones)
+    report = run_batch(src, out, opts, workers=workers, threads=threads, shard=parse_shard(shard) if shard else None,
+                       force=force, progress=not quiet, echo=lambda m: typer.echo(m, err=True))
     typer.echo(format_table(report.results))
     typer.echo(f"summary: {report.summary} ({report.elapsed_s:.1f} s)")
     if report.interrupted:
@@ -442,10 +454,7 @@ def batch_merge(
     """
     from pipeline.batch import format_table, merge_summaries
 
-    try:
-        report = merge_summaries(out)
-    except PoseMoEError as e:
-        _fail(str(e))
+    report = merge_summaries(out)
     typer.echo(format_table(report.results))
     typer.echo(f"merged {len(report.shards)} of {report.count} shards -> {report.summary}")
     if report.missing:
@@ -466,11 +475,8 @@ def analyze(
     symmetry and the MoE routers' expert weights per joint over time, in one self-contained HTML page."""
     from pipeline.analyze import analyze as run_analyze
 
-    try:
-        report = run_analyze(results, out, checkpoint=checkpoint, router=not no_router, device=device,
-                             max_tracks=max_tracks, log=lambda m: typer.echo(m, err=True))
-    except PoseMoEError as e:
-        _fail(str(e))
+    report = run_analyze(results, out, checkpoint=checkpoint, router=not no_router, device=device,
+                         max_tracks=max_tracks, log=lambda m: typer.echo(m, err=True))
     for note in report.notes:
         typer.echo(f"[analyze] {note}", err=True)
     typer.echo(f"{report.summary['frames']} frames, {report.summary['people']} people, {len(report.figures)} figures "
@@ -487,10 +493,7 @@ def compact(
     from posemoe.data import write_compact_3d
 
     keep = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
-    try:
-        stats = write_compact_3d(data_3d, out, keep)
-    except PoseMoEError as e:
-        _fail(str(e))
+    stats = write_compact_3d(data_3d, out, keep)
     typer.echo(f"wrote {out}: {stats['sequences']} sequences, {stats['frames']} frames, "
                f"{stats['bytes'] / 1e6:.1f} MB (from {data_3d.stat().st_size / 1e6:.1f} MB)")
 
@@ -505,17 +508,14 @@ def export(
     """Make a shippable checkpoint: optimiser state dropped, weights in float16 by default."""
     from posemoe.checkpoint import export_checkpoint
 
-    try:
-        metrics = None
-        if eval_json is not None:
-            from posemoe.evaluate import read_report
+    metrics = None
+    if eval_json is not None:
+        from posemoe.evaluate import read_report
 
-            report = read_report(eval_json)
-            metrics = {"h36m_s9s11": {"average_over_actions": report["average_over_actions"],
-                                      "two_d": report["settings"]["two_d"], "flip": report["settings"]["flip"]}}
-        export_checkpoint(checkpoint, out, half=not full, metrics=metrics)
-    except PoseMoEError as e:
-        _fail(str(e))
+        report = read_report(eval_json)
+        metrics = {"h36m_s9s11": {"average_over_actions": report["average_over_actions"],
+                                  "two_d": report["settings"]["two_d"], "flip": report["settings"]["flip"]}}
+    export_checkpoint(checkpoint, out, half=not full, metrics=metrics)
     typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {'float32' if full else 'float16'})")
 
 
@@ -544,14 +544,11 @@ def bench(
 
     w, sep, h = size.lower().partition("x")
     if not sep or not w.isdigit() or not h.isdigit():
-        _fail(f"--size {size!r}: expected WIDTHxHEIGHT in pixels, e.g. 1280x720")
-    try:
-        report = run_bench(checkpoint, frames=frames, long_factor=long_factor, size=(int(w), int(h)),
-                           repeats=repeats, quick=quick, work_dir=work_dir, echo_jobs=not quiet, clips=clip, loop=loop,
-                           log=(lambda m: None) if quiet else (lambda m: typer.echo(m, err=True)))
-        write_outputs(report, json_out, markdown)
-    except PoseMoEError as e:
-        _fail(str(e))
+        raise PoseMoEError(f"--size {size!r}: expected WIDTHxHEIGHT in pixels, e.g. 1280x720")
+    report = run_bench(checkpoint, frames=frames, long_factor=long_factor, size=(int(w), int(h)),
+                       repeats=repeats, quick=quick, work_dir=work_dir, echo_jobs=not quiet, clips=clip, loop=loop,
+                       log=(lambda m: None) if quiet else (lambda m: typer.echo(m, err=True)))
+    write_outputs(report, json_out, markdown)
     typer.echo(format_table(report))
 
 

@@ -147,8 +147,8 @@ class CompareRenderer:
 
     def __init__(self, a, b, labels: Sequence[str] | None = None, views3d: str = "oblique",
                  joint_threshold: float = 0.3) -> None:
-        from pipeline.render import (SceneView3D, _font_scale, _thickness, estimate_up, panel_layout,
-                                     share_framing)
+        from pipeline.render import SceneView3D, estimate_up, panel_layout, share_framing
+        from pipeline.render.style import _font_scale, _thickness
 
         check_pair(a, b)
         self.a, self.b = a, b
@@ -191,7 +191,9 @@ class CompareRenderer:
         return [f"frame {int(self.a.frame_index[f])}  {format_timecode(float(self.a.time_s[f]))}", diff]
 
     def render(self, frame_bgr: np.ndarray | None, f: int) -> np.ndarray:
-        from pipeline.render import _draw_label, _label_anchor, _shade, draw_panels, draw_skeleton_2d, draw_text_box
+        from pipeline.render import draw_panels, draw_skeleton_2d, draw_text_box
+        from pipeline.render.overlay2d import _draw_label, _label_anchor
+        from pipeline.render.style import _shade
 
         f = self.scenes[0]._check_frame(f)
         w, h = self.image_size

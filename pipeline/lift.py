@@ -11,8 +11,10 @@ For a camera-invariant model, each person in each frame is lifted in a virtual c
 look at them and the 3D is turned back (`posemoe.view_rotation`), with the lens's focal length
 when given (`focal_px`) and a 26 mm-equivalent phone lens otherwise.
 
-Windows of all tracks are lifted together (`pipeline.window`), with test-time flip, on the
-chosen device. Output: (P, F, 17, 3) float32 metres, root-relative, camera axes (x right, y down,
+Each track is cut into segments of present frames and each segment into windows of the model's
+length (`posemoe.windowing`, the same windowing as `posemoe.lifter.Lifter`); the windows of all
+tracks are lifted together in batches, with test-time flip, on the chosen device, and blended
+back per frame. Output: (P, F, 17, 3) float32 metres, root-relative, camera axes (x right, y down,
 z forward), NaN where the person is absent.
 """
 
@@ -21,12 +23,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pipeline.window import blend, gather, plan_windows, stride_for
 from posemoe.camera import normalize_screen
 from posemoe.errors import PoseMoEError
 from posemoe.lifter import predict_windows, predict_windows_routed, uses_view_rotation
 from posemoe.model import PoseMoE
 from posemoe.view_rotation import default_focal_px, look_at_person, screen_focal, turn_back
+from posemoe.windowing import blend_windows, gather_windows, plan_windows, stride_for
 
 
 def model_inputs(keypoints2d: np.ndarray, scores2d: np.ndarray, image_size: tuple[int, int], channels: int,
@@ -91,15 +93,15 @@ def _lift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present
     if uses_view_rotation(model):
         w, h = image_size
         x, R = look_at_person(x, screen_focal(focal_px if focal_px is not None else default_focal_px(w, h), w))
-    plan = plan_windows(present, frames, stride)
-    windows = gather(x, plan, frames)
+    plan = plan_windows(present, frames, stride)  # one row per track, windows within present segments
+    windows = gather_windows(x, plan)  # (W, T, 17, C)
     route = None
     if routes:
         preds, route_w = predict_windows_routed(model, windows, flip=flip, batch_size=batch_size, device=device)
-        route = blend(route_w, plan, present.shape, stride).astype(np.float32)
+        route = blend_windows(route_w, plan).astype(np.float32)
     else:
         preds = predict_windows(model, windows, flip=flip, batch_size=batch_size, device=device)
-    out = blend(preds, plan, present.shape, stride)
+    out = blend_windows(preds, plan)  # (P, F, 17, 3), NaN where absent
     if R is not None:
         out = turn_back(out, R)  # NaN where absent stays NaN
     out = out - out[:, :, :1]  # root-relative: the network's pelvis is near 0; make it exactly 0

@@ -38,11 +38,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from pipeline.appearance import appearance_distance
+from pipeline.pose2d.base import DEFAULT_JOINT_THRESHOLD, NUM_JOINTS, Detection, box_area, box_from_keypoints, box_iou
 from posemoe.errors import PoseMoEError
 from posemoe.skeleton import H36M17
 
-NUM_JOINTS = H36M17.num_joints  # 17
-DEFAULT_JOINT_THRESHOLD = 0.3
 
 # Per-joint OKS falloff constants kappa_j = 2 * sigma_j, with sigma_j taken from the COCO keypoint
 # sigmas of the matching (or nearest) COCO joint: hips for pelvis/spine, shoulders for thorax,
@@ -55,100 +54,6 @@ _SIGMAS = np.array(
 _KAPPA = 2.0 * _SIGMAS
 _VELOCITY_SMOOTHING = 0.5  # weight of the newest velocity measurement in the running estimate
 _GUESSED_SCORE_FACTOR = 0.5  # interpolated joint scores are multiplied by this
-
-
-def box_from_keypoints(
-    kp: np.ndarray, scores: np.ndarray, thr: float = DEFAULT_JOINT_THRESHOLD, margin: float = 0.1
-) -> np.ndarray:
-    """Bounding box of the visible keypoints, enlarged by ``margin`` of its size on each side.
-
-    kp: (17, 2) pixels; scores: (17,) in [0, 1]. Joints with score >= ``thr`` (and finite
-    coordinates) are used; if none qualifies, all finite joints are. Each side is pushed out by
-    ``margin`` times the box width (left/right) or height (top/bottom); the box is at least 1 px
-    wide and high (centred on the joints). Returns (4,) float64 ``x0, y0, x1, y1`` pixels.
-    """
-    kp = np.asarray(kp, dtype=np.float64)
-    scores = np.asarray(scores, dtype=np.float64)
-    finite = np.isfinite(kp).all(axis=-1)
-    use = finite & (scores >= thr)
-    if not use.any():
-        use = finite
-    if not use.any():
-        raise PoseMoEError(
-            "box_from_keypoints: no finite keypoint to build a box from; pass the detector's box instead"
-        )
-    pts = kp[use]
-    x0, y0 = pts.min(axis=0)
-    x1, y1 = pts.max(axis=0)
-    w, h = x1 - x0, y1 - y0
-    x0, x1 = x0 - margin * w, x1 + margin * w
-    y0, y1 = y0 - margin * h, y1 + margin * h
-    if x1 - x0 < 1.0:
-        cx = 0.5 * (x0 + x1)
-        x0, x1 = cx - 0.5, cx + 0.5
-    if y1 - y0 < 1.0:
-        cy = 0.5 * (y0 + y1)
-        y0, y1 = cy - 0.5, cy + 0.5
-    return np.array([x0, y0, x1, y1], dtype=np.float64)
-
-
-@dataclass
-class Detection:
-    """One person found by the 2D detector in one frame.
-
-    keypoints: (17, 2) float pixels, H36M17 order. Non-finite coordinates are allowed (a joint the
-        backend did not find); their score is set to 0.
-    scores: (17,) per-joint confidence in [0, 1] (values outside are clipped).
-    box: (4,) ``x0, y0, x1, y1`` pixels; when the backend gives none (``None``), it is derived from
-        the keypoints scoring >= 0.3 with ``box_from_keypoints`` (10% margin).
-    score: person confidence; when ``None``, the mean joint score.
-    appearance: optional description of what the person looks like (``pipeline.appearance``),
-        used to recognise them when they come back after a long absence.
-    """
-
-    keypoints: np.ndarray
-    scores: np.ndarray
-    box: np.ndarray | None = None
-    score: float | None = None
-    appearance: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        if self.appearance is not None:
-            look = np.asarray(self.appearance, dtype=np.float32).reshape(-1)
-            if look.size == 0 or not np.isfinite(look).all():
-                raise PoseMoEError("Detection: appearance must be a non-empty array of finite numbers, or None")
-            self.appearance = look
-        kp = np.array(self.keypoints, dtype=np.float64)
-        sc = np.array(self.scores, dtype=np.float64)
-        if kp.shape != (NUM_JOINTS, 2):
-            raise PoseMoEError(
-                f"Detection: keypoints must have shape ({NUM_JOINTS}, 2) in H36M17 order, found {kp.shape}; "
-                "convert the detector's layout first (e.g. posemoe.skeleton.coco17_to_h36m17)"
-            )
-        if sc.shape != (NUM_JOINTS,):
-            raise PoseMoEError(f"Detection: scores must have shape ({NUM_JOINTS},), found {sc.shape}")
-        sc = np.where(np.isfinite(sc), sc, 0.0)
-        sc = np.clip(sc, 0.0, 1.0)
-        sc[~np.isfinite(kp).all(axis=-1)] = 0.0
-        self.keypoints = kp
-        self.scores = sc
-        if self.box is None:
-            self.box = box_from_keypoints(kp, sc, DEFAULT_JOINT_THRESHOLD, margin=0.1)
-        else:
-            box = np.array(self.box, dtype=np.float64).reshape(-1)
-            if box.shape != (4,) or not np.isfinite(box).all() or box[2] < box[0] or box[3] < box[1]:
-                raise PoseMoEError(
-                    f"Detection: box must be 4 finite numbers x0, y0, x1, y1 with x1 >= x0 and y1 >= y0, "
-                    f"found {np.array(self.box).tolist()}; pass box=None to derive it from the keypoints"
-                )
-            self.box = box
-        if self.score is None:
-            self.score = float(sc.mean())
-        else:
-            score = float(self.score)
-            if not np.isfinite(score):
-                raise PoseMoEError(f"Detection: person score must be a finite number, found {self.score!r}")
-            self.score = score
 
 
 @dataclass
@@ -247,19 +152,6 @@ def _centre(box: np.ndarray) -> np.ndarray:
     return np.array([0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3])])
 
 
-def _area(box: np.ndarray) -> float:
-    return float(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two (4,) xyxy boxes; 0 when both are empty."""
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(iw, 0.0) * max(ih, 0.0)
-    union = _area(a) + _area(b) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def keypoint_similarity(
     kp_a: np.ndarray, sc_a: np.ndarray, kp_b: np.ndarray, sc_b: np.ndarray, area: float, thr: float
 ) -> float | None:
@@ -355,7 +247,7 @@ class Tracker:
         """Similarity in [0, 1] of a track (predicted to ``frame_index``) and a detection."""
         box, kp = track.predict(frame_index, self.use_velocity)
         iou = box_iou(box, det.box)
-        area = 0.5 * (_area(box) + _area(det.box))
+        area = 0.5 * (box_area(box) + box_area(det.box))
         oks = keypoint_similarity(kp, track.scores[-1], det.keypoints, det.scores, area, self.joint_threshold)
         return iou if oks is None else 0.5 * (iou + oks)
 

@@ -435,7 +435,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
 
     render_options: keyword options of `pipeline.render.Renderer` (views3d, color_by, timecode),
     e.g. from `pipeline.render.render_options`."""
-    from pipeline.keypoints2d import make_backend, resolve_auto
+    from pipeline.pose2d import make_backend, resolve_auto
     from pipeline.render import VIEWS, Renderer
     from pipeline.video_io import VideoReader, VideoWriter, probe
 
@@ -450,7 +450,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
     _check_bones(bones)
     if view not in VIEWS:
         raise PoseMoEError(f"--view {view!r}: unknown view; choose one of {', '.join(VIEWS)}")
-    from pipeline.keypoints2d import BACKENDS
+    from pipeline.pose2d import BACKENDS
 
     choices = [b for b in BACKENDS if b != "keypoints"]  # keypoint files go through `posemoe lift`
     if pose2d not in choices:
@@ -543,7 +543,7 @@ def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, 
     smooth: the temporal filter of the 3D (`posemoe.smoothing`; default its `DEFAULT_SMOOTHING`).
 
     render_options: keyword options of `pipeline.render.Renderer` for .mp4 output."""
-    from pipeline.keypoints2d import KeypointFileBackend
+    from pipeline.pose2d import KeypointFileBackend
     from posemoe.smoothing import DEFAULT_SMOOTHING, parse_smoothing
 
     parse_smoothing(DEFAULT_SMOOTHING if smooth is None else smooth)  # a bad spec fails before any work

@@ -1,10 +1,11 @@
 """`Lifter`: 2D keypoint sequences of any length in pixels -> 3D poses in metres.
 
 The network sees fixed windows of `model.frames` frames. A sequence is cut into windows that
-start every `stride` frames; the last window and sequences shorter than one window are padded
-by repeating the edge frame. Where windows overlap, each frame's predictions are blended with
-weights that fall to a small value at the window's ends, so that no seam shows between windows.
-Test-time flip (mirror the input, predict, mirror back, average) is on by default.
+start every `stride` frames, the last one flush with the sequence's end; a sequence shorter than
+one window is padded by repeating its last frame. Where windows overlap, each frame's predictions
+are blended with weights that fall to a small value at the window's ends, so that no seam shows
+between windows (all of this is `posemoe.windowing`). Test-time flip (mirror the input, predict,
+mirror back, average) is on by default.
 """
 
 from __future__ import annotations
@@ -15,35 +16,15 @@ import numpy as np
 import torch
 
 from posemoe.camera import normalize_screen
-from posemoe.checkpoint import load_checkpoint
+from posemoe.checkpoint import load_checkpoint, shipped_weights
 from posemoe.errors import PoseMoEError
 from posemoe.model import PoseMoE
 from posemoe.skeleton import H36M17, flip_pose
 from posemoe.view_rotation import default_focal_px, look_at_person, screen_focal, turn_back
+from posemoe.windowing import blend_windows, gather_windows, plan_windows, stride_for
 
-# the shipped default lifting model (model card: weights/README.md)
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "posemoe-default.pt"
-
-
-def window_starts(n: int, frames: int, stride: int) -> list[int]:
-    """Start frames of windows of `frames` frames, `stride` apart, covering [0, n). The last
-    window is moved back to end at n when n >= frames, so only sequences shorter than one
-    window need padding."""
-    if n <= frames:
-        return [0]
-    starts = list(range(0, n - frames + 1, stride))
-    if starts[-1] + frames < n:
-        starts.append(n - frames)
-    return starts
-
-
-def blend_weights(frames: int, overlap: bool) -> np.ndarray:
-    """Per-frame weights of one window (frames,): flat without overlap, else a raised ramp
-    (Hann-like, never 0) so that overlapping windows cross-fade."""
-    if not overlap:
-        return np.ones(frames, dtype=np.float64)
-    ramp = np.sin(np.pi * (np.arange(frames) + 0.5) / frames)  # (0, 1]
-    return 1e-3 + ramp
+# the shipped default lifting model (model card: weights/README.md), installed as package data
+DEFAULT_WEIGHTS = shipped_weights()
 
 
 def match_channels(x: np.ndarray, channels: int) -> np.ndarray:
@@ -137,25 +118,14 @@ def lift_normalized(model: PoseMoE, x: np.ndarray, *, stride: int | None = None,
     (`posemoe.view_rotation.screen_focal`); with a focal length, each frame is lifted in a
     virtual camera turned to look at the person and the 3D turned back (`look_at_person`).
     """
-    frames = model.frames
-    stride = stride or frames
-    if not 1 <= stride <= frames:
-        raise PoseMoEError(f"stride must be between 1 and the window length {frames}, got {stride}")
-    n = x.shape[0]
+    # one row, every frame present (posemoe.windowing); checks the stride
+    plan = plan_windows(np.ones((1, x.shape[0]), dtype=bool), model.frames, stride or model.frames)
     R = None
     if focal is not None:
         x, R = look_at_person(x, focal, principal)
-    starts = window_starts(n, frames, stride)
-    idx = np.minimum(np.arange(frames)[None, :] + np.asarray(starts)[:, None], n - 1)  # (W, T) edge padding
-    preds = predict_windows(model, x[idx], flip=flip, batch_size=batch_size, device=device)  # (W, T, J, 3)
-    w = blend_weights(frames, overlap=stride < frames)
-    acc = np.zeros((n, preds.shape[2], 3))
-    wsum = np.zeros(n)
-    for k, s in enumerate(starts):
-        m = min(frames, n - s)  # frames of this window that are real, not padding
-        acc[s:s + m] += preds[k, :m] * w[:m, None, None]
-        wsum[s:s + m] += w[:m]
-    out = acc / wsum[:, None, None]
+    windows = gather_windows(x[None], plan)  # (W, T, J, C), edge-padded
+    preds = predict_windows(model, windows, flip=flip, batch_size=batch_size, device=device)  # (W, T, J, 3)
+    out = blend_windows(preds, plan)[0]  # (N, J, 3)
     if R is not None:
         out = turn_back(out, R)
     return out.astype(np.float32)
@@ -179,7 +149,7 @@ class Lifter:
         self.look_at_person = look_at_person
         self.checkpoint = checkpoint or {}
         self.flip = flip
-        self.stride = max(1, int(round(model.frames * (1.0 - overlap))))
+        self.stride = stride_for(model.frames, overlap)
         self.batch_size = batch_size
 
     @classmethod

@@ -1,13 +1,30 @@
-"""Shared fixtures: a tiny synthetic Human3.6M-like dataset written by the tests themselves."""
+"""Shared fixtures: a tiny synthetic Human3.6M-like dataset written by the tests themselves.
+
+Every test process computes with one thread (torch, OpenMP, BLAS, OpenCV), set here before
+anything else is imported and inherited by the commands tests run as subprocesses: results do not
+depend on the machine's core count, and the suite's parallel workers (pytest-xdist, ``-n`` in
+pyproject.toml) do not oversubscribe the cores.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-import numpy as np
-import pytest
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"
 
-from posemoe.skeleton import H36M17
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from posemoe.skeleton import H36M17  # noqa: E402
+
+TEST_THREADS = 1
+torch.set_num_threads(TEST_THREADS)
+cv2.setNumThreads(TEST_THREADS)
 
 # bone offsets of a standing person (metres, world axes: x forward, y left, z up), child <- parent
 _OFFSETS = {

@@ -173,6 +173,18 @@ def test_report_is_self_contained_and_holds_every_figure(report) -> None:
     assert "expert usage, 2D-pose stream" in page and "mean bone-length CV" in page
 
 
+def test_page_shows_html_in_names_and_notes_as_text() -> None:
+    """The page is autoescaped: a file name or note holding markup is shown, not interpreted."""
+    from pipeline.analyze import render_html
+
+    res = make_results(12, people=1)
+    page = render_html(res, summarize(res), [], ["<b>bold</b> & more"], "<script>x</script>'.npz")
+    assert "<script>" not in page and "<b>" not in page
+    assert "<title>posemoe analysis: &lt;script&gt;x&lt;/script&gt;&#39;.npz</title>" in page
+    assert "<p class='note'>&lt;b&gt;bold&lt;/b&gt; &amp; more</p>" in page
+    assert page.startswith("<!DOCTYPE html>\n<html lang='en'>") and page.endswith("</body></html>\n")
+
+
 def test_nobody_found(tmp_path: Path) -> None:
     path = save_results(tmp_path / "empty.npz", make_results(12, people=0))
     rep = analyze(path, tmp_path / "report")

@@ -20,11 +20,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import pipeline.keypoints2d as k2d
+import pipeline.pose2d as pose2d
 from pipeline import batch as B
 from pipeline.cli import app
 from pipeline.export import load_results
-from pipeline.track import Detection
+from pipeline.pose2d.base import Detection
 from pipeline.video_io import VideoWriter, probe, read_all_frames
 from posemoe import PoseMoE, PoseMoEConfig
 from posemoe.checkpoint import make_checkpoint, save_checkpoint
@@ -66,7 +66,7 @@ def make_clip(path: Path, frames: int = 8, size: tuple[int, int] = (64, 48), fps
     return path
 
 
-class FakeBackend(k2d.PoseBackend):
+class FakeBackend(pose2d.PoseBackend):
     """One person per frame at a fixed pose; counts its calls."""
 
     name = "mediapipe"
@@ -85,7 +85,7 @@ class FakeBackend(k2d.PoseBackend):
 @pytest.fixture
 def fake2d(monkeypatch) -> type[FakeBackend]:
     FakeBackend.made = FakeBackend.frames = 0
-    monkeypatch.setattr(k2d, "make_backend", lambda name, **kw: FakeBackend(**kw))
+    monkeypatch.setattr(pose2d, "make_backend", lambda name, **kw: FakeBackend(**kw))
     return FakeBackend
 
 

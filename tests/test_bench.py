@@ -57,7 +57,7 @@ def test_report_has_every_field(report: tuple[dict, Path]) -> None:
         run = rep["runs"][name]
         for key in JOB_FIELDS:
             assert key in run, (name, key)
-        assert run["frames"] == frames and run["people"] >= 0 and run["runs"] == 1
+        assert run["frames"] == frames and run["people"] in (0, 1) and run["runs"] == 1  # one drawn person, if found
         for stage in STAGES:
             assert _positive(run["ms_per_frame"][stage]), (name, stage)
             assert run["stage_seconds"][stage] == pytest.approx(run["ms_per_frame"][stage] * frames / 1000)
@@ -70,7 +70,7 @@ def test_report_has_every_field(report: tuple[dict, Path]) -> None:
     assert mem["short_mb"] == rep["runs"]["short"]["peak_rss_mb"] and mem["long_mb"] == rep["runs"]["long"]["peak_rss_mb"]
     assert mem["ratio"] == pytest.approx(mem["long_mb"] / mem["short_mb"])
     lift, render = rep["lifter"], rep["render"]
-    assert lift["frames"] == 10 and lift["windows"] >= 1 and _positive(lift["seconds"]) and _positive(lift["fps"])
+    assert lift["frames"] == 10 and lift["windows"] == 1 and _positive(lift["seconds"]) and _positive(lift["fps"])
     assert _positive(lift["fps_one_thread"]) and _positive(lift["fps_default_threads"]) and lift["torch_threads"] >= 1
     assert render["size"] == [160, 120] and render["output_size"][1] >= 120 and _positive(render["fps"])
     goals = {g["figure"]: g for g in rep["goals"]}
@@ -131,7 +131,7 @@ def test_prefetch_yields_everything_in_order_and_times_it() -> None:
     timer = StageTimer()
     with prefetch(iter(range(50)), timer, "decode", depth=2) as items:
         assert list(items) == list(range(50))
-    assert timer.seconds["decode"] >= 0
+    assert timer.seconds["decode"] > 0
 
 
 def test_prefetch_reraises_and_stops_early() -> None:

@@ -17,7 +17,7 @@ from pipeline.compare_video import (
     pose_difference_mm,
 )
 from pipeline.export import Results, save_results
-from pipeline.render import _synthetic_clip
+from pipeline.render.benchmark import _synthetic_clip
 from pipeline.video_io import VideoWriter, probe
 from posemoe.errors import PoseMoEError
 

@@ -128,7 +128,7 @@ def test_camera_invariance_table(h36m_npz: Path, tmp_path: Path) -> None:
     assert list(rows) == ["h36m", *[s.name for s in EVAL_CAMERAS]]
     assert rows["h36m"]["ratio"] == 1.0 and rows["h36m"]["frames"] == 2 * 60
     for r in rows.values():
-        assert r["mpjpe"] > 0 and r["accel"] >= 0 and "bone_cv" in r
+        assert r["mpjpe"] > 0 and r["accel"] > 0 and r["bone_cv"] > 0  # a random model: never exact
     assert report["worst_virtual_ratio"] == max(rows[s.name]["ratio"] for s in EVAL_CAMERAS)
     # the figures are those of the plain evaluation of the same 2D: the h36m row recomputed by hand,
     # lifted in a camera turned to the person with the camera's own focal length and principal point

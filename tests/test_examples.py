@@ -110,7 +110,7 @@ def test_smallest_person_example_pastes_a_findable_person(tmp_path: Path) -> Non
     image, box = mod.scene(frame, (1280, 720), 240, 0.5)
     assert image.shape == (720, 1280, 3) and box[3] - box[1] == round(670 * 240 / 615)
     assert abs((box[0] + box[2]) / 2 - 640) <= 1
-    from pipeline.mediapipe_people import MediaPipePeopleBackend
+    from pipeline.pose2d.mediapipe import MediaPipePeopleBackend
 
     with MediaPipePeopleBackend() as backend:
         assert mod.found(backend, image, box)

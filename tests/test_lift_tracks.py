@@ -1,4 +1,5 @@
-"""Per-track lifting: segments, windows batched across tracks, seamless blending, input rules."""
+"""Per-track lifting: input rules, and each present segment lifted as if alone (the windowing
+itself is tested in test_windowing.py)."""
 
 from __future__ import annotations
 
@@ -7,41 +8,11 @@ import pytest
 import torch
 
 from pipeline.lift import lift_tracks, model_inputs
-from pipeline.window import blend, gather, plan_windows, present_segments, stride_for
 from posemoe import PoseMoE, PoseMoEConfig
 from posemoe.camera import normalize_screen
 from posemoe.errors import PoseMoEError
 from posemoe.lifter import lift_normalized
-
-
-def test_present_segments() -> None:
-    assert present_segments(np.array([0, 1, 1, 0, 0, 1, 0, 1, 1, 1], bool)) == [(1, 3), (5, 6), (7, 10)]
-    assert present_segments(np.zeros(4, bool)) == [] and present_segments(np.ones(3, bool)) == [(0, 3)]
-    with pytest.raises(PoseMoEError, match="present"):
-        present_segments(np.ones((2, 2), bool))
-
-
-@pytest.mark.parametrize("overlap", [0.0, 0.5, 0.9])
-def test_windows_cover_every_present_frame_and_blend_a_per_frame_function_exactly(overlap: float) -> None:
-    rng = np.random.default_rng(1)
-    present = np.zeros((3, 40), bool)
-    present[0, 2:31] = True  # one long segment
-    present[1, [0, 1, 2, 10, 11]] = True  # two short segments (shorter than a window)
-    present[1, 20:40] = True
-    x = rng.normal(size=(3, 40, 17, 2))
-    frames = 9
-    stride = stride_for(frames, overlap)
-    plan = plan_windows(present, frames, stride)
-    windows = gather(x, plan, frames)
-    assert windows.shape == (len(plan), frames, 17, 2)
-    for w, win in zip(plan, windows):  # each window stays inside its segment; padding repeats its last frame
-        assert present[w.track, w.start:w.start + w.real].all()
-        np.testing.assert_array_equal(win[w.real:], np.broadcast_to(x[w.track, w.start + w.real - 1], win[w.real:].shape))
-    preds = np.concatenate([windows, windows[..., :1] * windows[..., 1:]], axis=-1)  # a per-frame function
-    out = blend(preds, plan, present.shape, stride)
-    want = np.concatenate([x, x[..., :1] * x[..., 1:]], axis=-1)
-    np.testing.assert_allclose(out[present], want[present], rtol=1e-9, atol=1e-12)
-    assert np.isnan(out[~present]).all()  # absent frames and the never-present track 2
+from posemoe.windowing import stride_for
 
 
 def test_model_inputs_follow_the_training_conventions() -> None:

@@ -12,7 +12,7 @@ from torch import nn
 from posemoe import Lifter, PoseMoE, PoseMoEConfig
 from posemoe.checkpoint import make_checkpoint, save_checkpoint
 from posemoe.errors import PoseMoEError
-from posemoe.lifter import lift_normalized, window_starts
+from posemoe.lifter import lift_normalized
 from posemoe.model import PoseMoEOutput
 
 
@@ -43,16 +43,6 @@ def test_windowing_reproduces_per_frame_function(n: int, stride: int) -> None:
     out = lift_normalized(EchoModel(), x, stride=stride, flip=False)
     want = np.stack([x[..., 0], x[..., 1], x[..., 0] * x[..., 1]], axis=-1)
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
-
-
-def test_window_starts_cover_sequence() -> None:
-    for n in (1, 9, 10, 50, 81):
-        for stride in (1, 3, 9):
-            starts = window_starts(n, 9, stride)
-            covered = np.zeros(n, bool)
-            for s in starts:
-                covered[s:s + 9] = True
-            assert covered.all() and starts[0] == 0 and max(starts) + 9 >= n
 
 
 def test_flip_averaging_of_mirror_symmetric_function() -> None:

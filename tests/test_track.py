@@ -6,14 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.track import (
-    Detection,
-    Tracker,
-    Tracks,
-    box_from_keypoints,
-    match,
-    track_sequence,
-)
+from pipeline.pose2d.base import Detection, box_from_keypoints
+from pipeline.track import Tracker, Tracks, match, track_sequence
 from posemoe.errors import PoseMoEError
 
 # Standing stick figure in H36M17 order: (x offset, height above the feet), in units of body height.

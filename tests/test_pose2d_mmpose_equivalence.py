@@ -1,4 +1,5 @@
-"""The mmpose backend against mmpose itself: same weights, real video frames, same boxes and keypoints.
+"""Tests for pipeline.pose2d.mmpose against mmpose itself: same weights, real video frames, same
+boxes and keypoints.
 
 Our backend (``MMPoseBackend``) rebuilds RTMDet + RTMPose from OpenMMLab's configs and runs its own
 batched pipeline. Here the same checkpoints go through mmdet's ``init_detector`` /
@@ -28,7 +29,7 @@ import pytest
 pytest.importorskip("mmdet")
 pytest.importorskip("mmpose")
 
-import pipeline.mmpose_backend as mb  # noqa: E402
+import pipeline.pose2d.mmpose as mb  # noqa: E402
 from pipeline.video_io import VideoReader  # noqa: E402
 from posemoe.errors import PoseMoEError  # noqa: E402
 from posemoe.skeleton import coco17_to_h36m17  # noqa: E402
@@ -219,7 +220,7 @@ def test_the_comparison_catches_a_channel_swap(models, reference, monkeypatch, s
     ours, _, _, frames = models
     rgb = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
     if stage == "detector":
-        monkeypatch.setattr(mb, "_check_frame", lambda f, who: np.ascontiguousarray(f[..., ::-1]))
+        monkeypatch.setattr(mb, "check_frame", lambda f, who: np.ascontiguousarray(f[..., ::-1]))
         people, _ = _run_ours(ours, frames)
         worst = _differences(people, None, reference)
         assert worst["box_px"] > 10 * TOL_PX, worst

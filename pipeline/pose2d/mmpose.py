@@ -13,10 +13,12 @@ Weights (``resolve_weights``), in order of preference:
 
 1. local files given explicitly (``det_weights=`` / ``pose_weights=``, the CLI's
    ``--det-weights`` / ``--pose-weights``);
-2. the cache folder, ``cache_dir()``: ``$POSEMOE_OPENMMLAB_CACHE``, else
-   ``$XDG_CACHE_HOME/posemoe/openmmlab``, else ``~/.cache/posemoe/openmmlab``;
-3. one download from download.openmmlab.com into that folder (streamed to a temporary name,
-   hash-checked, then renamed), unless ``POSEMOE_OFFLINE`` is set.
+2. the cache folder, ``cache_dir()``: ``$POSEMOE_OPENMMLAB_CACHE``, else ``openmmlab`` in
+   posemoe's user cache folder (``platformdirs``; on Linux ``$XDG_CACHE_HOME/posemoe/openmmlab``,
+   else ``~/.cache/posemoe/openmmlab``);
+3. one download from download.openmmlab.com into that folder (``torch.hub.download_url_to_file``:
+   written to a temporary name, its SHA-256 checked against the 8-hex-digit prefix in the file
+   name, then renamed), unless ``POSEMOE_OFFLINE`` is set.
 
 With none of these a one-line ``PoseMoEError`` names the two files, the folder, the options and
 ``--pose2d mediapipe``. ``auto_choice()`` is what ``--pose2d auto`` asks: are both files here, or
@@ -30,16 +32,16 @@ keypoint confidences clipped to [0, 1]; box = the detector's box; score = the de
 
 from __future__ import annotations
 
-import hashlib
+import errno
 import http.client
 import json
 import os
 import pickle
+import re
+import socket
 import sys
-import tempfile
 import time
 import urllib.error
-import urllib.request
 import warnings
 import zipfile
 from contextlib import contextmanager
@@ -50,8 +52,8 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from pipeline.export import file_sha256
-from pipeline.keypoints2d import PoseBackend, _check_frame
-from pipeline.track import Detection
+from pipeline.pose2d._torchvision_compat import import_torchvision
+from pipeline.pose2d.base import Detection, PoseBackend, check_frame, user_cache_root
 from posemoe.errors import PoseMoEError
 from posemoe.skeleton import coco17_to_h36m17
 
@@ -104,6 +106,11 @@ class WeightsFile:
         return digest == self.sha256 if self.sha256 else digest.startswith(self.sha256_prefix)
 
     @property
+    def hash_prefix(self) -> str:
+        """What a downloaded file's hex SHA-256 must start with: the full digest when known, else the prefix."""
+        return (self.sha256 or self.sha256_prefix).lower()
+
+    @property
     def expected(self) -> str:
         return self.sha256 if self.sha256 else f"{self.sha256_prefix}... (first 8 hex digits, from the file name)"
 
@@ -124,9 +131,7 @@ def cache_dir() -> Path:
     """Folder of downloaded OpenMMLab weights (see the module docstring); not created here."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV]).expanduser()
-    base = Path(os.environ["XDG_CACHE_HOME"]).expanduser() if os.environ.get("XDG_CACHE_HOME") \
-        else Path.home() / ".cache"
-    return base / "posemoe" / "openmmlab"
+    return user_cache_root() / "openmmlab"
 
 
 def downloads_disabled() -> bool:
@@ -140,11 +145,6 @@ def cached(spec: WeightsFile) -> Path | None:
     return path if path.is_file() and path.stat().st_size > 0 else None
 
 
-def _urlopen(url: str, timeout: float) -> Any:
-    """``urllib.request.urlopen`` (a seam for tests)."""
-    return urllib.request.urlopen(url, timeout=timeout)
-
-
 class DownloadFailed(PoseMoEError):
     """A weights download did not produce a verified file (network error or wrong content).
 
@@ -156,40 +156,60 @@ class DownloadFailed(PoseMoEError):
         self.reason = reason or message
 
 
+# how torch.hub reports a download whose SHA-256 does not start with the expected prefix
+_HASH_MISMATCH = re.compile(r'invalid hash value \(expected "[0-9a-fA-F]*", got "([0-9a-fA-F]+)"\)')
+_PARTIAL_SUFFIX = ".partial"  # torch.hub's temporary file: DESTINATION.<random hex>.partial
+
+
+@contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    """New sockets time out after ``seconds`` per operation inside the block.
+
+    ``torch.hub.download_url_to_file`` takes no timeout; its ``urlopen`` uses the default one.
+    """
+    before = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(before)
+
+
 def download(spec: WeightsFile, folder: Path | None = None, timeout: float = DOWNLOAD_TIMEOUT_S,
              log: Callable[[str], None] | None = None) -> Path:
     """Fetch ``spec`` into ``folder`` (default ``cache_dir()``) and return the file's path.
 
-    The bytes go to a temporary file in the same folder while being hashed; only a file whose
-    SHA-256 matches is renamed to its final name, so a partial or wrong download never appears
-    under that name. Raises ``DownloadFailed`` (one line) otherwise.
+    ``torch.hub.download_url_to_file`` streams the bytes to a temporary file in the same folder
+    and renames it to its final name only once its SHA-256 starts with ``spec.hash_prefix``, so
+    a partial or wrong download never appears under that name. ``timeout``: seconds per socket
+    operation. Raises ``DownloadFailed`` (one line) otherwise.
     """
+    from torch.hub import download_url_to_file
+
     folder = cache_dir() if folder is None else Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.filename}.", suffix=".part", dir=folder)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
     except OSError as exc:
         raise DownloadFailed(f"{folder}: cannot write the {spec.role} weights there ({exc.strerror or exc})",
                              f"cannot write to {folder}") from None
-    tmp = Path(tmp_name)
-    h = hashlib.sha256()
+    (log or _stderr)(f"[mmpose] downloading the {spec.role} weights {spec.url} -> {folder}")
     try:
-        with os.fdopen(fd, "wb") as out:
-            (log or _stderr)(f"[mmpose] downloading the {spec.role} weights {spec.url} -> {folder}")
-            with _urlopen(spec.url, timeout) as response:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    h.update(chunk)
-                    out.write(chunk)
-        digest = h.hexdigest()
-        if not spec.matches(digest):
-            raise DownloadFailed(f"{spec.url}: expected a file with sha256 {spec.expected}, found {digest}; "
-                                 f"not saved", f"{spec.filename} has the wrong sha256")
-        os.replace(tmp, folder / spec.filename)
+        with _socket_timeout(timeout):
+            download_url_to_file(spec.url, str(folder / spec.filename), hash_prefix=spec.hash_prefix, progress=False)
+    except RuntimeError as exc:
+        mismatch = _HASH_MISMATCH.search(str(exc))
+        if mismatch is None:
+            raise DownloadFailed(f"{spec.url}: download failed ({_one_line(exc)})", _one_line(exc)) from None
+        raise DownloadFailed(f"{spec.url}: expected a file with sha256 {spec.expected}, found {mismatch.group(1)}; "
+                             f"not saved", f"{spec.filename} has the wrong sha256") from None
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:  # timeouts are OSError
+        if isinstance(exc, OSError) and str(getattr(exc, "filename", "") or "").endswith(_PARTIAL_SUFFIX):
+            raise DownloadFailed(f"{folder}: cannot write the {spec.role} weights there ({exc.strerror or exc})",
+                                 f"cannot write to {folder}") from None
         reason = getattr(exc, "reason", None) or exc
         raise DownloadFailed(f"{spec.url}: download failed ({_one_line(reason)})", _one_line(reason)) from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return folder / spec.filename
 
 
@@ -437,9 +457,7 @@ def _scope(name: str) -> Iterator[None]:
 
 
 def import_openmmlab() -> None:
-    """Import torchvision (with ``pipeline._torchvision_compat``), mmdet and mmpose, or a one-line error."""
-    from pipeline._torchvision_compat import import_torchvision
-
+    """Import torchvision (with ``pipeline.pose2d._torchvision_compat``), mmdet and mmpose, or a one-line error."""
     try:
         with _quiet():
             import_torchvision()
@@ -604,7 +622,7 @@ class MMPoseBackend(PoseBackend):
 
     def run(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
         """Detector then pose model on several BGR frames at once; one list of Detection per frame."""
-        frames = [_check_frame(f, "MMPoseBackend") for f in frames]
+        frames = [check_frame(f, "MMPoseBackend") for f in frames]
         if self._detector is None:
             raise PoseMoEError("MMPoseBackend: called after close(); make a new backend")
         dets = self.detect(frames)

@@ -1,19 +1,20 @@
-"""The offline multi-person MediaPipe backend and the pose bundle it builds from the wheel."""
+"""Tests for pipeline.pose2d.mediapipe: the single-person backend on a drawn figure, the
+multi-person backend's geometry, and both people of real clips found and followed."""
 
 from __future__ import annotations
 
-import os
-import zipfile
+import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
-import pipeline.mediapipe_bundle as bundle
-from pipeline.keypoints2d import MediaPipeBackend, make_backend
-from pipeline.mediapipe_people import (MediaPipePeopleBackend, discovery_regions, plausible_person, same_person,
-                                       tile_grid)
-from pipeline.track import Detection, box_from_keypoints
+import pipeline.pose2d.mediapipe_bundle as bundle
+from pipeline.pose2d.base import PoseBackend
+from pipeline.pose2d.mediapipe import (MediaPipeBackend, MediaPipePeopleBackend, discovery_regions, plausible_person,
+                                       same_person, tile_grid)
+from pipeline.pose2d.base import Detection, box_from_keypoints
 from posemoe.errors import PoseMoEError
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
@@ -35,7 +36,94 @@ def _det(kp: np.ndarray, score: float = 0.9) -> Detection:
     return Detection(kp, sc, box=box_from_keypoints(kp, sc))
 
 
-# ----------------------------------------------------------------------------- geometry
+# ----------------------------------------------------------------------------- single person (solution API)
+
+W, H = 640, 480
+
+
+def draw_person(w: int = W, h: int = H) -> np.ndarray:
+    """A cartoon person facing the camera, ~400 px tall, on a light background; (h, w, 3) BGR.
+
+    The figure's left side is drawn at image x > w / 2 (as for a real person facing the camera).
+    """
+    img = np.full((h, w, 3), 235, np.uint8)
+    skin, shirt, trousers, dark = (150, 180, 225), (60, 60, 200), (110, 60, 40), (30, 30, 30)
+
+    def at(x: float, y: float) -> tuple[int, int]:
+        return int(w // 2 + x), int(y)
+
+    for side in (1, -1):  # +1: the figure's left (image right)
+        hip, knee, ankle = at(32 * side, 270), at(40 * side, 355), at(45 * side, 440)
+        cv2.line(img, hip, knee, trousers, 30, cv2.LINE_AA)
+        cv2.line(img, knee, ankle, trousers, 30, cv2.LINE_AA)
+    cv2.fillConvexPoly(img, np.array([at(-60, 130), at(60, 130), at(42, 285), at(-42, 285)]), shirt, cv2.LINE_AA)
+    for side in (1, -1):
+        shoulder, elbow, wrist = at(55 * side, 140), at(85 * side, 215), at(100 * side, 285)
+        cv2.line(img, shoulder, elbow, shirt, 26, cv2.LINE_AA)
+        cv2.line(img, elbow, wrist, skin, 20, cv2.LINE_AA)
+        cv2.circle(img, wrist, 13, skin, -1, cv2.LINE_AA)
+    cv2.line(img, at(0, 105), at(0, 135), skin, 24, cv2.LINE_AA)  # neck
+    cv2.ellipse(img, at(0, 80), (30, 38), 0, 0, 360, skin, -1, cv2.LINE_AA)  # face
+    for side in (1, -1):
+        cv2.circle(img, at(12 * side, 75), 4, dark, -1, cv2.LINE_AA)  # eyes
+    cv2.ellipse(img, at(0, 52), (31, 16), 0, 180, 360, dark, -1, cv2.LINE_AA)  # hair
+    cv2.line(img, at(0, 80), at(0, 90), (110, 140, 190), 3, cv2.LINE_AA)  # nose
+    cv2.ellipse(img, at(0, 100), (10, 4), 0, 0, 180, (60, 60, 160), 2, cv2.LINE_AA)  # mouth
+    return img
+
+
+def test_mediapipe_finds_the_drawn_person_with_left_and_right_right() -> None:
+    frame = draw_person()
+    with MediaPipeBackend() as backend:
+        assert isinstance(backend, PoseBackend)
+        assert backend.name == "mediapipe" and backend.multi_person is False
+        for i in range(5):
+            dets = backend(frame, i)
+            assert len(dets) == 1
+            d = dets[0]
+            assert isinstance(d, Detection)
+            kp, sc = d.keypoints, d.scores
+            assert kp.shape == (17, 2) and sc.shape == (17,)
+            assert np.isfinite(kp).all()
+            assert (kp[:, 0] >= 0).all() and (kp[:, 0] < W).all() and (kp[:, 1] >= 0).all() and (kp[:, 1] < H).all()
+            assert sc[[0, 8, 10, 11, 14]].min() > 0.5  # pelvis, thorax, head, shoulders seen
+            assert kp[10, 1] < kp[8, 1] < kp[0, 1]  # head above thorax above pelvis
+            assert kp[13, 0] > W / 2 > kp[16, 0]  # figure's left hand is on the image's right
+            assert kp[4, 0] > kp[1, 0] and kp[11, 0] > kp[14, 0]  # left hip/shoulder right of the right ones
+            assert abs(kp[10, 0] - W / 2) < 15 and 40 < kp[10, 1] < 110  # head between the drawn eyes
+            x0, y0, x1, y1 = d.box
+            assert x0 < kp[:, 0].min() and x1 > kp[:, 0].max() and y0 < kp[:, 1].min()
+        # a jump back in time restarts tracking: an empty frame there has nobody
+        assert backend(np.full_like(frame, 235), 0) == []
+        with pytest.raises(PoseMoEError, match="uint8 \\(H, W, 3\\)"):
+            backend(frame[..., 0], 1)
+    with pytest.raises(PoseMoEError, match="after close"):
+        backend(frame, 2)
+    backend.close()  # twice is fine
+
+
+def test_mediapipe_missing_names_the_fix(monkeypatch) -> None:
+    for name in ("mediapipe", "mediapipe.python", "mediapipe.python.solutions", "mediapipe.python.solutions.pose"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(PoseMoEError, match=r"pip install mediapipe==0\.10\.21"):
+        MediaPipeBackend()
+    with pytest.raises(PoseMoEError, match="min_detection_confidence"):
+        MediaPipeBackend(min_detection_confidence=1.5)
+
+
+# ----------------------------------------------------------------------------- several people (Tasks API)
+
+
+def test_people_backend_checks_frames_and_closes_as_a_context_manager() -> None:
+    backend = MediaPipePeopleBackend(threads=1)
+    with backend:
+        assert isinstance(backend, PoseBackend) and backend.multi_person and backend.input_format == "rgb24"
+        with pytest.raises(PoseMoEError, match=r"MediaPipePeopleBackend: expected a frame as a uint8 \(H, W, 3\)"):
+            backend(np.zeros((4, 4), np.uint8), 0)
+        assert backend(np.full((240, 320, 3), 235, np.uint8), 0) == []  # nobody in a blank frame
+    with pytest.raises(PoseMoEError, match="after close"):  # leaving the block closed it
+        backend.detect_rgb(np.zeros((8, 8, 3), np.uint8), 1)
+    backend.close()  # twice is fine
 
 
 def test_tiles_cover_the_frame_with_overlap() -> None:
@@ -81,52 +169,6 @@ def test_same_person() -> None:
     upper = STANDING.copy()
     upper[[1, 2, 3, 4, 5, 6, 0], 1] = [250, 255, 260, 250, 255, 260, 250]
     assert same_person(_det(upper), a, 0.5)
-
-
-# ----------------------------------------------------------------------------- the bundle
-
-
-def test_bundle_is_built_once_from_the_wheel_and_rebuilt_when_damaged(tmp_path) -> None:
-    path = bundle.ensure_bundle()
-    assert path.parent == tmp_path / "cache" / "mediapipe" and path.suffix == ".task"
-    with zipfile.ZipFile(path) as zf:
-        assert set(zf.namelist()) == {bundle.DETECTOR_IN_BUNDLE, bundle.LANDMARKS_IN_BUNDLE}
-        detector = zf.read(bundle.DETECTOR_IN_BUNDLE)
-    assert detector == bundle.wheel_models()[0].read_bytes()
-    assert not [p for p in path.parent.iterdir() if p != path]  # no temporary file left
-    stamp = path.stat().st_mtime_ns
-    assert bundle.ensure_bundle() == path and path.stat().st_mtime_ns == stamp  # reused, not rebuilt
-    # half written (truncated) or garbage: rebuilt, never used
-    data = path.read_bytes()
-    for damaged in (data[: len(data) // 2], b"not a zip"):
-        path.write_bytes(damaged)
-        assert not bundle.is_complete(path)
-        assert bundle.ensure_bundle() == path and bundle.is_complete(path)
-
-
-def test_bundle_problems_are_one_line_with_the_fix(tmp_path, monkeypatch) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    monkeypatch.setenv(bundle.CACHE_ENV, str(blocker))  # the cache folder would be inside a file
-    with pytest.raises(PoseMoEError) as e:
-        bundle.ensure_bundle()
-    assert "cannot write the MediaPipe pose bundle" in str(e.value) and bundle.CACHE_ENV in str(e.value)
-    assert "\n" not in str(e.value)
-    monkeypatch.setattr(bundle, "LANDMARKS_IN_WHEEL", "modules/pose_landmark/missing.tflite")
-    with pytest.raises(PoseMoEError, match=r"lacks its pose models .*pip install --force-reinstall mediapipe==0\.10\.21"):
-        bundle.ensure_bundle()
-
-
-def test_make_backend_picks_the_multi_person_backend() -> None:
-    with make_backend("mediapipe") as backend:
-        assert isinstance(backend, MediaPipePeopleBackend) and backend.multi_person and backend.max_people == 8
-    with make_backend("mediapipe", max_people=3) as backend:
-        assert isinstance(backend, MediaPipePeopleBackend) and backend.max_people == 3
-    with make_backend("mediapipe", max_people=1) as backend:  # one person: the faster single-person solution
-        assert isinstance(backend, MediaPipeBackend)
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(PoseMoEError, match="max_people"):
-            MediaPipePeopleBackend(max_people=bad)
 
 
 # ----------------------------------------------------------------------------- real video
@@ -182,20 +224,3 @@ def test_finds_the_small_man_behind_the_tennis_player() -> None:
     assert all(any(d.box[3] - d.box[1] > 350 for d in dets) for dets in found)  # and the player throughout
     with MediaPipePeopleBackend(tile=0) as backend:
         assert not any(small_man(backend.detect_rgb(f, i)) for i, f in enumerate(frames[:12]))
-
-
-def test_video_with_an_unwritable_cache_is_one_line(tmp_path, monkeypatch) -> None:
-    from typer.testing import CliRunner
-
-    from pipeline.cli import app
-
-    blocker = tmp_path / "not_a_folder"
-    blocker.write_text("x")
-    monkeypatch.setenv(bundle.CACHE_ENV, str(blocker))
-    clip = Path(__file__).resolve().parents[1] / "examples" / "synthetic_walk.mp4"
-    out = tmp_path / "out" / "o.mp4"
-    result = CliRunner().invoke(app, ["video", str(clip), "-o", str(out), "--pose2d", "mediapipe", "-q"])
-    assert result.exit_code == 2, result.output
-    errors = [ln for ln in result.output.splitlines() if ln.startswith("error: ")]
-    assert len(errors) == 1 and "cannot write the MediaPipe pose bundle" in errors[0] and bundle.CACHE_ENV in errors[0]
-    assert "Traceback" not in result.output and not out.exists()

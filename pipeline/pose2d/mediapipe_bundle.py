@@ -29,6 +29,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from pipeline.pose2d.base import user_cache_root
 from posemoe.errors import PoseMoEError
 
 CACHE_ENV = "POSEMOE_CACHE"
@@ -42,12 +43,10 @@ MEDIAPIPE_FIX = "reinstall it with: pip install --force-reinstall mediapipe==0.1
 
 def cache_dir() -> Path:
     """``$POSEMOE_CACHE/mediapipe`` if set, else the user cache folder of posemoe
-    (``platformdirs``: ``~/.cache/posemoe`` on Linux, honouring ``XDG_CACHE_HOME``) + ``mediapipe``."""
+    (``user_cache_root``: ``~/.cache/posemoe`` on Linux, honouring ``XDG_CACHE_HOME``) + ``mediapipe``."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV]).expanduser() / "mediapipe"
-    import platformdirs
-
-    return platformdirs.user_cache_path("posemoe") / "mediapipe"
+    return user_cache_root() / "mediapipe"
 
 
 def wheel_models() -> tuple[Path, Path]:

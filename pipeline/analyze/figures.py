@@ -1,6 +1,6 @@
-"""`posemoe analyze`: a visual, qualitative report on a results file (schema in `pipeline.export`).
+"""The pictures of `posemoe analyze` (matplotlib, Agg; each also written as a PNG next to the page).
 
-What it draws (matplotlib, Agg; every figure is also written as a PNG next to the page):
+``make_figures`` draws them all, the longest tracks in detail:
 
 - **tracks**: when each person is present, coloured by their mean 2D confidence
 - **trajectories**: a few key joints' 3D positions over time, one panel per camera axis
@@ -16,247 +16,32 @@ What it draws (matplotlib, Agg; every figure is also written as a PNG next to th
 - **router**: the PoseMoE routers' expert weights per joint over time, for every MoE layer of
   the 2D-pose and depth streams (which expert carries which joint when), and the experts'
   overall shares per layer and joint
-
-The router weights are not stored in the results: they are recomputed from the saved 2D
-keypoints with the checkpoint (by default the one recorded in the results), through the same
-code as the video pipeline (`pipeline.lift.lift_tracks_routed`: same windows, flip and blending).
-The recomputed 3D is compared with the saved 3D, which tells whether the weights really belong
-to these poses.
-
-`analyze()` writes `index.html` (one self-contained file: images embedded as base64 PNG, no
-external assets), the PNGs and `summary.json` (the key figures) into the output folder.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
-import json
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from pipeline.export import JOINT_NAMES, Results, load_results
-from posemoe.errors import PoseMoEError
-
-# ------------------------------------------------------------------------------------- skeleton
-
-J = {name: i for i, name in enumerate(JOINT_NAMES)}
-
-# (name, child, parent): the 16 bones of Human3.6M-17, sides are the person's own
-BONES: tuple[tuple[str, int, int], ...] = (
-    ("left hip", J["left_hip"], J["pelvis"]),
-    ("right hip", J["right_hip"], J["pelvis"]),
-    ("left thigh", J["left_knee"], J["left_hip"]),
-    ("right thigh", J["right_knee"], J["right_hip"]),
-    ("left shin", J["left_ankle"], J["left_knee"]),
-    ("right shin", J["right_ankle"], J["right_knee"]),
-    ("left shoulder", J["left_shoulder"], J["thorax"]),
-    ("right shoulder", J["right_shoulder"], J["thorax"]),
-    ("left upper arm", J["left_elbow"], J["left_shoulder"]),
-    ("right upper arm", J["right_elbow"], J["right_shoulder"]),
-    ("left forearm", J["left_wrist"], J["left_elbow"]),
-    ("right forearm", J["right_wrist"], J["right_elbow"]),
-    ("lower spine", J["spine"], J["pelvis"]),
-    ("upper spine", J["thorax"], J["spine"]),
-    ("neck", J["neck_nose"], J["thorax"]),
-    ("head", J["head"], J["neck_nose"]),
+from pipeline.analyze.stats import (
+    BONE_NAMES,
+    BONES,
+    PAIRS,
+    J,
+    RouterWeights,
+    _nan_stat,
+    bone_cv,
+    bone_lengths,
+    symmetry_ratios,
+    track_order,
 )
-BONE_NAMES: tuple[str, ...] = tuple(b[0] for b in BONES)
-# paired limbs: (limb, index of the left bone, index of the right bone) in BONES
-PAIRS: tuple[tuple[str, int, int], ...] = tuple(
-    (name, BONE_NAMES.index(f"left {name}"), BONE_NAMES.index(f"right {name}"))
-    for name in ("hip", "thigh", "shin", "shoulder", "upper arm", "forearm"))
+from pipeline.export import JOINT_NAMES, Results
+
 KEY_JOINTS: tuple[str, ...] = ("head", "left_wrist", "right_wrist", "left_ankle", "right_ankle")
 AXIS_LABELS = ("x (right)", "y (down)", "z (forward, away from camera)")
 LEFT_COLOR, RIGHT_COLOR = "#1f77b4", "#d62728"
-
-
-def bone_lengths(keypoints3d: np.ndarray) -> np.ndarray:
-    """(P, F, 17, 3) metres -> (P, F, 16) bone lengths in metres (order `BONES`), NaN where absent."""
-    k = np.asarray(keypoints3d, dtype=np.float64)
-    child = np.array([b[1] for b in BONES])
-    parent = np.array([b[2] for b in BONES])
-    return np.linalg.norm(k[..., child, :] - k[..., parent, :], axis=-1)
-
-
-def _nan_stat(fn: Callable, x: np.ndarray, axis: int) -> np.ndarray:
-    """`fn` (np.nanmean, np.nanstd, ...) without the warning for slices with no finite value (NaN there)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return fn(x, axis=axis)
-
-
-def bone_cv(lengths: np.ndarray) -> np.ndarray:
-    """Coefficient of variation (std / mean, population std) of each bone over time:
-    (..., F, B) -> (..., B); NaN for a bone with no finite length."""
-    mean = _nan_stat(np.nanmean, lengths, axis=-2)
-    std = _nan_stat(np.nanstd, lengths, axis=-2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return std / mean
-
-
-def symmetry_ratios(lengths: np.ndarray) -> np.ndarray:
-    """(..., B) bone lengths -> (..., len(PAIRS)) left / right length ratios (1 = symmetric)."""
-    left = lengths[..., [p[1] for p in PAIRS]]
-    right = lengths[..., [p[2] for p in PAIRS]]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return left / right
-
-
-# --------------------------------------------------------------------------------------- router
-
-
-@dataclass
-class RouterWeights:
-    """The routers' expert probabilities recomputed for a results file."""
-
-    probs: np.ndarray  # (P, F, L, 17, E) float32, NaN where absent; sums to 1 over E
-    layers: list[tuple[int, str, str]]  # (encoder layer, axis, stream) per L, see posemoe.lifter.router_layers
-    checkpoint: Path
-    same_checkpoint: bool | None  # sha256 equals the results' recorded one (None: nothing recorded)
-    pose_diff_mm: float  # max |recomputed 3D - saved 3D| over present joints, millimetres
-
-    @property
-    def experts(self) -> int:
-        return int(self.probs.shape[-1])
-
-    def layer_label(self, i: int) -> str:
-        layer, axis, stream = self.layers[i]
-        return f"L{layer} {axis}"
-
-    def stream_layers(self, stream: str) -> list[int]:
-        return [i for i, (_, _, s) in enumerate(self.layers) if s == stream]
-
-
-def default_checkpoint(results: Results) -> Path | None:
-    """The checkpoint recorded in the results' metadata, when that file exists."""
-    info = results.checkpoint or {}
-    path = info.get("path") if isinstance(info, dict) else None
-    return Path(path) if path and Path(path).is_file() else None
-
-
-def compute_router_weights(results: Results, checkpoint: str | Path, *, device: str | None = None,
-                           batch_size: int = 256) -> RouterWeights:
-    """Recompute the routers' expert probabilities of every track from the saved 2D keypoints,
-    with the video pipeline's own lifting code (same windows, flip and blending)."""
-    from pipeline.export import checkpoint_info
-    from pipeline.lift import lift_tracks_routed
-    from posemoe.checkpoint import load_checkpoint
-    from posemoe.lifter import router_layers
-
-    path = Path(checkpoint)
-    model, _ = load_checkpoint(path, device=device or "cpu")
-    model.eval()
-    present = results.present
-    pose3d, probs = lift_tracks_routed(model, results.keypoints2d, results.scores2d, present, results.image_size,
-                                       batch_size=batch_size, device=device, focal_px=results.focal_px)
-    spec = (results.smoothing or {}).get("spec")
-    if spec:  # the saved 3D was filtered after lifting: filter the recomputed one the same way
-        from posemoe.smoothing import parse_smoothing
-
-        smoothing = parse_smoothing(spec)
-        pose3d = np.stack([smoothing.apply(person, results.fps) for person in pose3d]) if len(pose3d) else pose3d
-    recorded = (results.checkpoint or {}).get("sha256") if isinstance(results.checkpoint, dict) else None
-    same = None if not recorded else (checkpoint_info(path) or {}).get("sha256") == recorded
-    diff = np.abs(pose3d - results.keypoints3d)[present]
-    diff_mm = float(np.nanmax(diff) * 1000.0) if diff.size and np.isfinite(diff).any() else 0.0
-    return RouterWeights(probs=probs, layers=router_layers(model.cfg), checkpoint=path, same_checkpoint=same,
-                         pose_diff_mm=diff_mm)
-
-
-# ------------------------------------------------------------------------------------- summary
-
-
-def _f(x: Any, digits: int = 4) -> float | None:
-    """A JSON-friendly float (None for NaN)."""
-    x = float(x)
-    return round(x, digits) if np.isfinite(x) else None
-
-
-def track_order(results: Results) -> list[int]:
-    """Track rows, most frames present first (ties: lower id first)."""
-    counts = results.present.sum(axis=1)
-    return sorted(range(results.num_people), key=lambda p: (-int(counts[p]), int(results.track_ids[p])))
-
-
-def summarize(results: Results, router: RouterWeights | None = None) -> dict[str, Any]:
-    """The key figures (plain JSON types): clip, per-track bone stability, symmetry, confidence,
-    and the experts' usage shares."""
-    present = results.present
-    lengths = bone_lengths(results.keypoints3d)  # (P, F, B)
-    cv = bone_cv(lengths)  # (P, B)
-    ratios = symmetry_ratios(lengths)  # (P, F, pairs)
-    out: dict[str, Any] = {
-        "frames": results.num_frames,
-        "people": results.num_people,
-        "fps": _f(results.fps, 3),
-        "duration_s": _f(results.num_frames / results.fps, 3),
-        "image_size": list(results.image_size),
-        "checkpoint": (results.checkpoint or {}).get("name") if isinstance(results.checkpoint, dict) else None,
-        "backend2d": results.backend2d.get("name"),
-        "tracks": [],
-    }
-    for p in track_order(results):
-        n = int(present[p].sum())
-        scores = results.scores2d[p][present[p]]
-        cv_p = cv[p]
-        worst = int(np.nanargmax(cv_p)) if np.isfinite(cv_p).any() else None
-        with np.errstate(all="ignore"):
-            r = ratios[p][present[p]]
-            dev = np.array([np.nanmedian(np.abs(np.log(r[:, k]))) if np.isfinite(r[:, k]).any() else np.nan
-                            for k in range(len(PAIRS))])
-        least_sym = int(np.nanargmax(dev)) if np.isfinite(dev).any() else None
-        mean_len = _nan_stat(np.nanmean, lengths[p], axis=0)
-        out["tracks"].append({
-            "track_id": int(results.track_ids[p]),
-            "frames_present": n,
-            "first_s": _f(results.time_s[present[p]][0], 3) if n else None,
-            "last_s": _f(results.time_s[present[p]][-1], 3) if n else None,
-            "mean_confidence2d": _f(scores.mean()) if n else None,
-            "mean_bone_cv": _f(np.nanmean(cv_p)) if np.isfinite(cv_p).any() else None,
-            "worst_bone": BONE_NAMES[worst] if worst is not None else None,
-            "worst_bone_cv": _f(cv_p[worst]) if worst is not None else None,
-            "bone_cv": {BONE_NAMES[b]: _f(cv_p[b]) for b in range(len(BONES))},
-            "bone_mean_length_m": {BONE_NAMES[b]: _f(mean_len[b]) for b in range(len(BONES))},
-            "median_left_right_ratio": {PAIRS[k][0]: _f(np.exp(np.nanmedian(np.log(ratios[p][present[p], k]))))
-                                        if np.isfinite(ratios[p][present[p], k]).any() else None
-                                        for k in range(len(PAIRS))},
-            "least_symmetric_limb": PAIRS[least_sym][0] if least_sym is not None else None,
-        })
-    if router is not None:
-        out["router"] = router_summary(router, present)
-    return out
-
-
-def router_summary(router: RouterWeights, present: np.ndarray) -> dict[str, Any]:
-    """Experts' mean shares per stream and per layer, and how decisive the routers are."""
-    probs = router.probs[present]  # (N, L, J, E)
-    res: dict[str, Any] = {"checkpoint": str(router.checkpoint), "experts": router.experts,
-                           "same_checkpoint_as_results": router.same_checkpoint,
-                           "max_pose_difference_mm": _f(router.pose_diff_mm, 3), "streams": {}}
-    if not len(probs):
-        return res
-    for stream in ("pose", "depth"):
-        idx = router.stream_layers(stream)
-        sp = probs[:, idx]  # (N, Ls, J, E)
-        share = sp.reshape(-1, router.experts).mean(axis=0)
-        per_layer = sp.mean(axis=(0, 2))  # (Ls, E)
-        res["streams"][stream] = {
-            "expert_share": [_f(s) for s in share],
-            "mean_top_probability": _f(sp.max(axis=-1).mean()),
-            "per_layer_expert_share": {router.layer_label(i): [_f(s) for s in per_layer[k]]
-                                       for k, i in enumerate(idx)},
-        }
-    return res
-
-
-# ------------------------------------------------------------------------------------- figures
 
 
 def _new_figure(width: float, height: float):
@@ -278,7 +63,7 @@ def _time_extent(results: Results) -> tuple[float, float]:
 
 def _shade_absent(ax, results: Results, present_p: np.ndarray) -> None:
     """Grey bands where the person is absent."""
-    from pipeline.window import present_segments
+    from posemoe.windowing import present_segments
 
     t0, t1 = _time_extent(results)
     edges = np.append(results.time_s, t1)
@@ -296,7 +81,7 @@ def fig_tracks(results: Results):
     ax = fig.add_subplot()
     norm = colors.Normalize(0, 1)
     cmap = matplotlib.colormaps["viridis"]
-    from pipeline.window import present_segments
+    from posemoe.windowing import present_segments
 
     edges = np.append(results.time_s, _time_extent(results)[1])
     for row, p in enumerate(order):
@@ -635,9 +420,6 @@ def fig_router_usage(results: Results, router: RouterWeights):
     return fig
 
 
-# ---------------------------------------------------------------------------------------- report
-
-
 @dataclass
 class ReportFigure:
     """One picture of the report."""
@@ -646,17 +428,6 @@ class ReportFigure:
     title: str
     caption: str
     png: bytes = field(repr=False)
-
-
-@dataclass
-class Report:
-    """What `analyze` wrote."""
-
-    out_dir: Path
-    html: Path
-    figures: list[ReportFigure]
-    summary: dict[str, Any]
-    notes: list[str]
 
 
 def _render(fig) -> bytes:
@@ -719,145 +490,3 @@ def make_figures(results: Results, router: RouterWeights | None, max_tracks: int
             "Bottom: the same per joint, so a joint handled by one expert stands out.",
             fig_router_usage(results, router))
     return figs
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1400px;
-padding:0 1em;color:#222}
-h1{margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left}
-th{background:#f4f4f4}figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #eee}
-figcaption{color:#555;font-size:.92em;max-width:1100px}.note{background:#fff6d6;padding:.5em .8em;
-border-left:4px solid #e0b000}.muted{color:#777}
-"""
-
-
-def _pct(x: float | None, digits: int = 1) -> str:
-    return "n/a" if x is None else f"{100 * x:.{digits}f} %"
-
-
-def render_html(results: Results, summary: dict[str, Any], figures: list[ReportFigure], notes: list[str],
-                source: str) -> str:
-    """The report page: key figures, notes and every figure embedded as a base64 PNG."""
-    e = html.escape
-    rows = [
-        ("results", source),
-        ("frames", f"{summary['frames']} ({summary['duration_s']:.2f} s at {summary['fps']:g} fps)"),
-        ("image size", f"{results.image_size[0]} x {results.image_size[1]} px"),
-        ("people tracked", str(summary["people"])),
-        ("2D backend", str(summary.get("backend2d"))), ("lifting checkpoint", str(summary.get("checkpoint"))),
-    ]
-    tracks = summary["tracks"]
-    if tracks:
-        cvs = [t["mean_bone_cv"] for t in tracks if t["mean_bone_cv"] is not None]
-        confs = [t["mean_confidence2d"] for t in tracks if t["mean_confidence2d"] is not None]
-        rows.append(("mean bone-length CV (all tracks)", _pct(float(np.mean(cvs)) if cvs else None)))
-        rows.append(("mean 2D confidence (all tracks)", f"{np.mean(confs):.3f}" if confs else "n/a"))
-        longest = tracks[0]
-        if longest["worst_bone"]:
-            rows.append((f"least stable bone (track {longest['track_id']}, the longest)",
-                         f"{longest['worst_bone']}, CV {_pct(longest['worst_bone_cv'])}"))
-        if longest["least_symmetric_limb"]:
-            limb = longest["least_symmetric_limb"]
-            rows.append((f"least symmetric limb (track {longest['track_id']})",
-                         f"{limb}, median left/right length ratio {longest['median_left_right_ratio'][limb]:.3f}"))
-    router = summary.get("router")
-    if router and router.get("streams"):
-        for stream, name in (("pose", "2D-pose stream"), ("depth", "depth stream")):
-            st = router["streams"][stream]
-            shares = ", ".join(f"expert {k + 1} {_pct(s)}" for k, s in enumerate(st["expert_share"]))
-            rows.append((f"expert usage, {name}", f"{shares} (mean top weight {_pct(st['mean_top_probability'])})"))
-    parts = [f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-             f"<title>posemoe analysis: {e(source)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>posemoe analysis</h1><p class='muted'>{e(source)}</p>",
-             "<h2>Key figures</h2><table>"]
-    parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows]
-    parts.append("</table>")
-    for n in notes:
-        parts.append(f"<p class='note'>{e(n)}</p>")
-    if tracks:
-        parts.append("<h2>Tracks</h2><table><tr><th>track</th><th>frames present</th><th>time (s)</th>"
-                     "<th>mean 2D confidence</th><th>mean bone CV</th><th>least stable bone (CV)</th>"
-                     "<th>least symmetric limb (median left/right)</th></tr>")
-        for t in tracks:
-            span = f"{t['first_s']:.2f} - {t['last_s']:.2f}" if t["frames_present"] else "-"
-            conf = f"{t['mean_confidence2d']:.3f}" if t["mean_confidence2d"] is not None else "n/a"
-            worst = f"{t['worst_bone']} ({_pct(t['worst_bone_cv'])})" if t["worst_bone"] else "n/a"
-            limb = t["least_symmetric_limb"]
-            sym = f"{limb} ({t['median_left_right_ratio'][limb]:.3f})" if limb else "n/a"
-            parts.append(f"<tr><td>{t['track_id']}</td><td>{t['frames_present']}</td><td>{span}</td><td>{conf}</td>"
-                         f"<td>{_pct(t['mean_bone_cv'])}</td><td>{e(worst)}</td><td>{e(sym)}</td></tr>")
-        parts.append("</table>")
-    else:
-        parts.append("<h2>Nobody was found</h2><p>No person was tracked in any frame of this clip, so there is "
-                     "nothing to plot. Check that people are visible and large enough, or try another 2D "
-                     "backend (<code>--pose2d</code>).</p>")
-    if figures:
-        parts.append("<h2>Figures</h2>")
-    for f in figures:
-        data = base64.b64encode(f.png).decode("ascii")
-        parts.append(f"<figure id='{e(f.key)}'><h3>{e(f.title)}</h3>"
-                     f"<img alt='{e(f.title)}' src='data:image/png;base64,{data}'>"
-                     f"<figcaption>{e(f.caption)}</figcaption></figure>")
-    parts.append("<p class='muted'>Made by <code>posemoe analyze</code>. Lengths in metres or centimetres as "
-                 "labelled, times in seconds, 3D in camera axes relative to the pelvis.</p></body></html>\n")
-    return "\n".join(parts)
-
-
-def analyze(results_path: str | Path, out_dir: str | Path, *, checkpoint: str | Path | None = None,
-            router: bool = True, device: str | None = None, max_tracks: int | None = 4,
-            log: Callable[[str], None] = lambda m: None) -> Report:
-    """Read a results file and write the report (index.html, PNGs, summary.json) to `out_dir`.
-
-    Router weights are recomputed with `checkpoint`, default the one the results record (when
-    that file exists); without one the router figures are left out and the page says why.
-    """
-    results_path = Path(results_path)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PoseMoEError(f"{out_dir}: is a file; the report needs a folder, e.g. -o report/")
-    if not out_dir.parent.is_dir():
-        raise PoseMoEError(f"{out_dir}: its parent folder {out_dir.parent} does not exist; create it first")
-    results = load_results(results_path)
-    notes: list[str] = []
-    weights = None
-    if router and results.num_people and results.present.any():
-        ckpt = Path(checkpoint) if checkpoint is not None else default_checkpoint(results)
-        if ckpt is None:
-            recorded = (results.checkpoint or {}).get("path") if isinstance(results.checkpoint, dict) else None
-            notes.append("Router figures left out: no checkpoint to recompute the router weights with "
-                         + (f"(the recorded {recorded} does not exist here); " if recorded else "(none recorded); ")
-                         + "pass one with -c.")
-        else:
-            if not ckpt.is_file():
-                raise PoseMoEError(f"{ckpt}: no such checkpoint file; pass the lifting checkpoint with -c")
-            log(f"[analyze] recomputing router weights with {ckpt.name}")
-            weights = compute_router_weights(results, ckpt, device=device)
-            if weights.same_checkpoint is False:
-                notes.append(f"The router weights come from {ckpt.name}, which is not the checkpoint that made "
-                             "these 3D poses (its sha256 differs from the one recorded in the results).")
-            if weights.pose_diff_mm > 1.0:
-                notes.append(f"The 3D recomputed with {ckpt.name} differs from the saved 3D by up to "
-                             f"{weights.pose_diff_mm:.1f} mm, so the router weights shown may not be the ones "
-                             "behind these poses (other checkpoint or lifting settings).")
-            else:
-                notes.append(f"Router weights recomputed from the saved 2D keypoints with {ckpt.name}; the 3D "
-                             f"recomputed alongside matches the saved 3D to {weights.pose_diff_mm:.3f} mm, so "
-                             "they are the weights behind these poses.")
-    elif not router:
-        notes.append("Router figures left out (--no-router).")
-    if results.num_people > (max_tracks or results.num_people):
-        notes.append(f"{results.num_people} tracks: the {max_tracks} longest are shown in detail; the table lists "
-                     "all.")
-    summary = summarize(results, weights)
-    log(f"[analyze] drawing figures for {results.num_people} track(s)")
-    figures = make_figures(results, weights, max_tracks=max_tracks)
-    out_dir.mkdir(exist_ok=True)
-    for f in figures:
-        (out_dir / f"{f.key}.png").write_bytes(f.png)
-    summary["figures"] = [f"{f.key}.png" for f in figures]
-    summary["notes"] = notes
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    page = out_dir / "index.html"
-    page.write_text(render_html(results, summary, figures, notes, results_path.name), encoding="utf-8")
-    return Report(out_dir, page, figures, summary, notes)

@@ -1,7 +1,19 @@
-"""Everyone in the frame with MediaPipe, offline: the ``mediapipe`` 2D backend.
+"""The MediaPipe 2D backends: BlazePose ("full", from the ``mediapipe`` wheel, offline, on the CPU).
+
+Two backends, both named "mediapipe" (``pipeline.pose2d.make_backend("mediapipe")`` picks one):
+
+- ``MediaPipePeopleBackend``: any number of people, with MediaPipe's Tasks ``PoseLandmarker``
+  (below); the default.
+- ``MediaPipeBackend``: MediaPipe's older single-person solution in video mode, for
+  ``max_people=1`` (about twice as fast for one person).
+
+Both map the 33 landmarks to H36M17 with ``posemoe.skeleton.blazepose33_to_h36m17``.
+
+Several people
+--------------
 
 MediaPipe's Tasks ``PoseLandmarker`` (BlazePose: a person detector, then a 33-landmark model on
-each person) runs from a bundle built out of the installed wheel (`pipeline.mediapipe_bundle`).
+each person) runs from a bundle built out of the installed wheel (`pipeline.pose2d.mediapipe_bundle`).
 Its person detector looks at a 224x224 view of whatever image it is given, so in a 1920x1080
 frame a person shorter than about a fifth of the frame's height is easily missed; and finding
 people afresh in every frame costs a detector run plus one landmark run per person.
@@ -43,14 +55,193 @@ the tracker's work (`pipeline.track.Tracker`).
 from __future__ import annotations
 
 import math
+import os
+import re
+import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
-from pipeline.track import Detection, box_from_keypoints, box_iou
+from pipeline.pose2d.base import Detection, PoseBackend, box_from_keypoints, box_iou, check_frame
+from pipeline.pose2d.mediapipe_bundle import ensure_bundle
 from posemoe.errors import PoseMoEError
 from posemoe.skeleton import blazepose33_to_h36m17
+
+__all__ = [
+    "MEDIAPIPE_REQUIREMENT",
+    "MediaPipeBackend",
+    "MediaPipePeopleBackend",
+    "discovery_regions",
+    "plausible_person",
+    "same_person",
+    "tile_grid",
+]
+
+MEDIAPIPE_REQUIREMENT = "mediapipe==0.10.21"
+
+
+# ----------------------------------------------------------------------------- both backends
+
+# lines MediaPipe / TF-Lite print on stderr when a graph starts and its models first run
+_NATIVE_NOISE = re.compile(
+    r"Created TensorFlow Lite XNNPACK delegate|All log messages before absl::InitializeLog\(\)"
+    r"|inference_feedback_manager\.cc|landmark_projection_calculator\.cc|gl_context"
+)
+
+
+@contextmanager
+def _filtered_native_stderr(enabled: bool = True) -> Iterator[None]:
+    """Route file descriptor 2 to a temporary file, then write back what is not known noise.
+
+    Native libraries log straight to fd 2, past ``sys.stderr``; nothing is lost, only the lines
+    matching ``_NATIVE_NOISE`` are dropped (and other output is delayed to the block's end).
+    """
+    if not enabled:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable fd 2: nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            kept = [line for line in tmp.read().decode("utf-8", "replace").splitlines(keepends=True)
+                    if not _NATIVE_NOISE.search(line)]
+            if kept:
+                os.write(2, "".join(kept).encode("utf-8", "replace"))
+
+
+# ----------------------------------------------------------------------------- single person (solution API)
+
+
+def _import_mediapipe_pose() -> Any:
+    """``mediapipe.solutions.pose``, imported on first use; a one-line error if missing."""
+    try:
+        from mediapipe.python.solutions import pose as mp_pose
+    except ImportError as exc:
+        raise PoseMoEError(
+            f"the mediapipe 2D backend needs the mediapipe package ({exc}); "
+            f"install it with: pip install {MEDIAPIPE_REQUIREMENT}"
+        ) from None
+    return mp_pose
+
+
+class MediaPipeBackend(PoseBackend):
+    """MediaPipe Pose (BlazePose "full", ``model_complexity=1``) in video mode; one person.
+
+    The model ships inside the mediapipe wheel: it runs offline, on the CPU. In video mode
+    MediaPipe finds the person once and then tracks them from frame to frame (re-detecting when
+    tracking is lost) and smooths the landmarks over time; the graph is restarted (tracking and
+    smoothing forgotten) when frames do not arrive in order (``frame_index`` is not the previous
+    one + 1) or the frame size changes.
+
+    min_detection_confidence: minimum person-detector score to start tracking, in [0, 1].
+    min_tracking_confidence: minimum landmark-tracking score to keep tracking rather than
+        re-detect, in [0, 1].
+    smooth_landmarks: MediaPipe's temporal landmark filter.
+    quiet: drop MediaPipe's / TF-Lite's start-up log lines from stderr (see
+        ``_filtered_native_stderr``).
+
+    Each Detection: the 33 landmarks (normalised x, y times the frame's width, height; they may
+    lie outside the frame for joints MediaPipe extrapolates) mapped to H36M17 with
+    ``blazepose33_to_h36m17``; scores = landmark visibility (min of the sources for derived
+    joints); box from the keypoints (``box_from_keypoints``, joints scoring >= 0.3, 10% margin);
+    person score = mean joint score.
+    """
+
+    name = "mediapipe"
+    multi_person = False
+
+    def __init__(
+        self,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+        smooth_landmarks: bool = True,
+        quiet: bool = True,
+    ) -> None:
+        for what, value in (("min_detection_confidence", min_detection_confidence),
+                            ("min_tracking_confidence", min_tracking_confidence)):
+            if not 0.0 <= float(value) <= 1.0:
+                raise PoseMoEError(f"MediaPipeBackend: {what} must be in [0, 1], found {value}")
+        mp_pose = _import_mediapipe_pose()
+        self.min_detection_confidence = float(min_detection_confidence)
+        self.min_tracking_confidence = float(min_tracking_confidence)
+        self.quiet = bool(quiet)
+        self._last_index: int | None = None
+        self._last_size: tuple[int, int] | None = None
+        self._models_started = False  # both models have run once since the graph (re)started
+        with _filtered_native_stderr(self.quiet):
+            self._pose: Any = mp_pose.Pose(
+                static_image_mode=False,
+                model_complexity=1,
+                smooth_landmarks=bool(smooth_landmarks),
+                enable_segmentation=False,
+                min_detection_confidence=self.min_detection_confidence,
+                min_tracking_confidence=self.min_tracking_confidence,
+            )
+
+    # MediaPipe takes RGB: a caller that can decode straight to RGB calls ``detect_rgb`` instead
+    input_format = "rgb24"
+
+    def __call__(self, frame_bgr: np.ndarray | None, frame_index: int) -> list[Detection]:
+        """At most one person: ``[Detection]`` or ``[]``. frame_bgr: (H, W, 3) uint8 BGR."""
+        import cv2
+
+        frame = check_frame(frame_bgr, "MediaPipeBackend")
+        # cv2's conversion is ~10x faster than a numpy channel flip plus copy at 720p
+        return self.detect_rgb(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), frame_index)
+
+    def detect_rgb(self, frame_rgb: np.ndarray, frame_index: int) -> list[Detection]:
+        """``__call__`` for an (H, W, 3) uint8 RGB frame (e.g. ``VideoReader(path, "rgb24")``): no conversion."""
+        if self._pose is None:
+            raise PoseMoEError("MediaPipeBackend: called after close(); make a new backend")
+        frame = np.ascontiguousarray(check_frame(frame_rgb, "MediaPipeBackend"))
+        h, w = frame.shape[:2]
+        frame_index = int(frame_index)
+        if self._last_index is not None and (frame_index != self._last_index + 1 or (w, h) != self._last_size):
+            self._pose.reset()  # a jump or a new size: the previous frame's track means nothing here
+            self._models_started = False
+        self._last_index, self._last_size = frame_index, (w, h)
+
+        # the noisy lines come while the models first run after a (re)start; filter until then
+        with _filtered_native_stderr(self.quiet and not self._models_started):
+            result = self._pose.process(frame)
+        if result.pose_landmarks is None:
+            return []
+        self._models_started = True
+        lm = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], dtype=np.float64)
+        lm[:, 0] *= w
+        lm[:, 1] *= h
+        h36m = blazepose33_to_h36m17(lm)  # (17, 3)
+        keypoints = h36m[:, :2]
+        scores = np.clip(np.nan_to_num(h36m[:, 2], nan=0.0), 0.0, 1.0)
+        return [Detection(keypoints, scores, box=box_from_keypoints(keypoints, scores))]
+
+    def close(self) -> None:
+        pose, self._pose = getattr(self, "_pose", None), None
+        if pose is not None:
+            # a graph whose models never ran (no frame, or nobody found) starts them while closing,
+            # with the same start-up log lines: filter those too
+            with _filtered_native_stderr(getattr(self, "quiet", False) and not getattr(self, "_models_started", True)):
+                pose.close()
+
+
+# ----------------------------------------------------------------------------- several people (Tasks API)
 
 
 def tile_grid(width: int, height: int, tile: int, overlap: float = 0.2) -> list[tuple[int, int, int, int]]:
@@ -137,8 +328,8 @@ class _Follower:
     seen: bool = True  # landmarks found in the latest frame
 
 
-class MediaPipePeopleBackend:
-    """MediaPipe for any number of people (see the module docstring); a `PoseBackend`.
+class MediaPipePeopleBackend(PoseBackend):
+    """MediaPipe for any number of people (see the module docstring).
 
     max_people: at most this many people followed at once.
     discover_every: once two rounds of regions were searched, run discovery on every this many
@@ -164,9 +355,6 @@ class MediaPipePeopleBackend:
                             ("min_tracking_confidence", min_tracking_confidence)):
             if not 0.0 <= float(value) <= 1.0:
                 raise PoseMoEError(f"MediaPipePeopleBackend: {what} must be in [0, 1], found {value}")
-        from pipeline.keypoints2d import _filtered_native_stderr
-        from pipeline.mediapipe_bundle import ensure_bundle
-
         self._quiet = _filtered_native_stderr
         self.bundle = ensure_bundle()
         self.max_people = int(max_people)
@@ -333,15 +521,13 @@ class MediaPipePeopleBackend:
         self._followers = []
         self._next_region = 0
 
-    # ------------------------------------------------------------------ PoseBackend
+    # ------------------------------------------------------------------ the PoseBackend interface
 
     def detect_rgb(self, frame_rgb: np.ndarray, frame_index: int) -> list[Detection]:
         """The people in an (H, W, 3) uint8 RGB frame."""
-        from pipeline.keypoints2d import _check_frame
-
         if self._closed:
             raise PoseMoEError("MediaPipePeopleBackend: called after close(); make a new backend")
-        rgb = _check_frame(frame_rgb, "MediaPipePeopleBackend")
+        rgb = check_frame(frame_rgb, "MediaPipePeopleBackend")
         h, w = rgb.shape[:2]
         frame_index = int(frame_index)
         if self._last_index is not None and (frame_index != self._last_index + 1 or (w, h) != self._last_size):
@@ -373,9 +559,7 @@ class MediaPipePeopleBackend:
         """The people in an (H, W, 3) uint8 BGR frame."""
         import cv2
 
-        from pipeline.keypoints2d import _check_frame
-
-        return self.detect_rgb(cv2.cvtColor(_check_frame(frame_bgr, "MediaPipePeopleBackend"), cv2.COLOR_BGR2RGB),
+        return self.detect_rgb(cv2.cvtColor(check_frame(frame_bgr, "MediaPipePeopleBackend"), cv2.COLOR_BGR2RGB),
                                frame_index)
 
     def close(self) -> None:
@@ -387,9 +571,3 @@ class MediaPipePeopleBackend:
         for landmarker in [*self._idle, self._finder]:
             landmarker.close()
         self._idle = []
-
-    def __enter__(self) -> "MediaPipePeopleBackend":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -1,102 +1,20 @@
-"""Tests for pipeline.keypoints2d: MediaPipe on a drawn figure, keypoint files, backend choice."""
+"""Tests for pipeline.pose2d.keypoint_files: our results (through pipeline.export), files in their
+layout written by hand, mmpose's prediction JSON, and one-line errors for bad files."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-from pipeline import keypoints2d as k2d
-from pipeline.keypoints2d import (
-    BACKENDS,
-    KeypointFileBackend,
-    MediaPipeBackend,
-    PoseBackend,
-    make_backend,
-    resolve_auto,
-)
-from pipeline.track import Detection
+from pipeline import export
+from pipeline.pose2d.keypoint_files import KeypointFileBackend
 from posemoe.errors import PoseMoEError
 from posemoe.skeleton import COCO17, coco17_to_h36m17
 
 W, H = 640, 480
-
-
-def draw_person(w: int = W, h: int = H) -> np.ndarray:
-    """A cartoon person facing the camera, ~400 px tall, on a light background; (h, w, 3) BGR.
-
-    The figure's left side is drawn at image x > w / 2 (as for a real person facing the camera).
-    """
-    img = np.full((h, w, 3), 235, np.uint8)
-    skin, shirt, trousers, dark = (150, 180, 225), (60, 60, 200), (110, 60, 40), (30, 30, 30)
-
-    def at(x: float, y: float) -> tuple[int, int]:
-        return int(w // 2 + x), int(y)
-
-    for side in (1, -1):  # +1: the figure's left (image right)
-        hip, knee, ankle = at(32 * side, 270), at(40 * side, 355), at(45 * side, 440)
-        cv2.line(img, hip, knee, trousers, 30, cv2.LINE_AA)
-        cv2.line(img, knee, ankle, trousers, 30, cv2.LINE_AA)
-    cv2.fillConvexPoly(img, np.array([at(-60, 130), at(60, 130), at(42, 285), at(-42, 285)]), shirt, cv2.LINE_AA)
-    for side in (1, -1):
-        shoulder, elbow, wrist = at(55 * side, 140), at(85 * side, 215), at(100 * side, 285)
-        cv2.line(img, shoulder, elbow, shirt, 26, cv2.LINE_AA)
-        cv2.line(img, elbow, wrist, skin, 20, cv2.LINE_AA)
-        cv2.circle(img, wrist, 13, skin, -1, cv2.LINE_AA)
-    cv2.line(img, at(0, 105), at(0, 135), skin, 24, cv2.LINE_AA)  # neck
-    cv2.ellipse(img, at(0, 80), (30, 38), 0, 0, 360, skin, -1, cv2.LINE_AA)  # face
-    for side in (1, -1):
-        cv2.circle(img, at(12 * side, 75), 4, dark, -1, cv2.LINE_AA)  # eyes
-    cv2.ellipse(img, at(0, 52), (31, 16), 0, 180, 360, dark, -1, cv2.LINE_AA)  # hair
-    cv2.line(img, at(0, 80), at(0, 90), (110, 140, 190), 3, cv2.LINE_AA)  # nose
-    cv2.ellipse(img, at(0, 100), (10, 4), 0, 0, 180, (60, 60, 160), 2, cv2.LINE_AA)  # mouth
-    return img
-
-
-# ----------------------------------------------------------------------------- MediaPipe
-
-
-def test_mediapipe_finds_the_drawn_person_with_left_and_right_right() -> None:
-    frame = draw_person()
-    with MediaPipeBackend() as backend:
-        assert isinstance(backend, PoseBackend)
-        assert backend.name == "mediapipe" and backend.multi_person is False
-        for i in range(5):
-            dets = backend(frame, i)
-            assert len(dets) == 1
-            d = dets[0]
-            assert isinstance(d, Detection)
-            kp, sc = d.keypoints, d.scores
-            assert kp.shape == (17, 2) and sc.shape == (17,)
-            assert np.isfinite(kp).all()
-            assert (kp[:, 0] >= 0).all() and (kp[:, 0] < W).all() and (kp[:, 1] >= 0).all() and (kp[:, 1] < H).all()
-            assert ((sc >= 0) & (sc <= 1)).all() and sc[[0, 8, 10, 11, 14]].min() > 0.5
-            assert kp[10, 1] < kp[8, 1] < kp[0, 1]  # head above thorax above pelvis
-            assert kp[13, 0] > W / 2 > kp[16, 0]  # figure's left hand is on the image's right
-            assert kp[4, 0] > kp[1, 0] and kp[11, 0] > kp[14, 0]  # left hip/shoulder right of the right ones
-            assert abs(kp[10, 0] - W / 2) < 15 and 40 < kp[10, 1] < 110  # head between the drawn eyes
-            x0, y0, x1, y1 = d.box
-            assert x0 < kp[:, 0].min() and x1 > kp[:, 0].max() and y0 < kp[:, 1].min()
-        # a jump back in time restarts tracking: an empty frame there has nobody
-        assert backend(np.full_like(frame, 235), 0) == []
-        with pytest.raises(PoseMoEError, match="uint8 \\(H, W, 3\\)"):
-            backend(frame[..., 0], 1)
-    with pytest.raises(PoseMoEError, match="after close"):
-        backend(frame, 2)
-    backend.close()  # twice is fine
-
-
-def test_mediapipe_missing_names_the_fix(monkeypatch) -> None:
-    for name in ("mediapipe", "mediapipe.python", "mediapipe.python.solutions", "mediapipe.python.solutions.pose"):
-        monkeypatch.setitem(sys.modules, name, None)
-    with pytest.raises(PoseMoEError, match=r"pip install mediapipe==0\.10\.21"):
-        MediaPipeBackend()
-    with pytest.raises(PoseMoEError, match="min_detection_confidence"):
-        MediaPipeBackend(min_detection_confidence=1.5)
 
 
 # ----------------------------------------------------------------------------- our keypoint files
@@ -177,18 +95,56 @@ def test_own_format_round_trip(tmp_path: Path, suffix: str, joints_in_meta: bool
         backend(np.zeros((240, 320, 3), np.uint8), 10)
 
 
+def _results(kp: np.ndarray, sc: np.ndarray, k3: np.ndarray, **kw) -> export.Results:
+    f = kp.shape[1]
+    fields = dict(frame_index=np.arange(f), time_s=np.arange(f) / 30.0, fps=30.0, image_size=(W, H),
+                  track_ids=[5, 9], keypoints2d=kp, scores2d=sc, keypoints3d=k3)
+    return export.Results(**{**fields, **kw})
+
+
 @pytest.mark.parametrize("suffix", [".npz", ".json"])
-def test_reads_what_pipeline_export_writes(tmp_path: Path, suffix: str) -> None:
-    export = pytest.importorskip("pipeline.export")
+def test_reads_what_pipeline_export_writes_with_load_results(tmp_path: Path, suffix: str) -> None:
     kp, sc, k3 = _tracks()
-    results = export.Results(frame_index=np.arange(4), time_s=np.arange(4) / 30.0, fps=30.0, image_size=(W, H),
-                             track_ids=[5, 9], keypoints2d=kp, scores2d=sc, keypoints3d=k3)
-    path = export.save_results(tmp_path / f"results{suffix}", results)
+    path = export.save_results(tmp_path / f"results{suffix}", _results(kp, sc, k3))
     backend = KeypointFileBackend(path)
+    assert backend.format == "posemoe" and backend.results is not None  # read by pipeline.export.load_results
     assert backend.fps == 30.0 and backend.image_size == (W, H) and list(backend.track_ids) == [5, 9]
     np.testing.assert_allclose(backend.keypoints2d, kp, atol=0.01)
     np.testing.assert_allclose(backend.keypoints3d, k3, atol=1e-4)
+    # exactly what load_results gives, as float64
+    again = export.load_results(path)
+    np.testing.assert_array_equal(backend.keypoints2d, again.keypoints2d.astype(np.float64))
+    np.testing.assert_array_equal(backend.scores2d, again.scores2d.astype(np.float64))
+    np.testing.assert_array_equal(backend.time_s, again.time_s)
     assert [len(d) for _, d in backend.detections()] == [2, 2, 1, 2]
+
+
+def test_hand_written_files_are_read_field_by_field(tmp_path: Path) -> None:
+    """A file in our layout that load_results does not take (no format, fps unknown) still reads."""
+    kp, sc, _ = _tracks()
+    path = write_own(tmp_path / "k.npz", kp, sc, fps=None, image_size=None, joints_in_meta=False)
+    with pytest.raises(PoseMoEError):
+        export.load_results(path)
+    backend = KeypointFileBackend(path)
+    assert backend.results is None and backend.format == "posemoe"
+    assert backend.fps is None and backend.image_size is None and backend.keypoints3d is None
+    np.testing.assert_array_equal(backend.keypoints2d, kp)
+
+
+def test_a_damaged_results_file_names_the_field(tmp_path: Path) -> None:
+    """Results that load_results turns away get the field-by-field message, not load_results' one."""
+    kp, sc, k3 = _tracks()
+    path = export.save_results(tmp_path / "results.json", _results(kp, sc, k3))
+    doc = json.loads(path.read_text())
+    doc["keypoints2d"] = np.zeros((2, 4, 33, 2)).tolist()
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PoseMoEError, match=r"^keypoints file .*results\.json: field 'keypoints2d': expected shape "
+                                           r"\(P, 4, 17, 2\), found \(2, 4, 33, 2\); it has 33 joints"):
+        KeypointFileBackend(path)
+    # load_results takes repeated frame indices; a keypoint file may not have them
+    repeated = export.save_results(tmp_path / "repeated.npz", _results(kp, sc, k3, frame_index=[0, 1, 1, 2]))
+    with pytest.raises(PoseMoEError, match="'frame_index': expected each frame once"):
+        KeypointFileBackend(repeated)
 
 
 def test_own_json_written_by_hand_with_null(tmp_path: Path) -> None:
@@ -318,39 +274,3 @@ def test_bad_keypoint_files_give_one_line_errors_naming_the_file(tmp_path: Path)
             KeypointFileBackend(path)
         msg = str(e.value)
         assert path.name in msg and "\n" not in msg, msg
-
-
-# ----------------------------------------------------------------------------- choosing a backend
-
-
-def test_resolve_auto_and_make_backend_here(tmp_path: Path) -> None:
-    name, reason = resolve_auto()
-    assert name == "mediapipe" and "OpenMMLab" in reason and "\n" not in reason
-    assert k2d._mmpose_weights_cached() is False
-    with pytest.raises(PoseMoEError) as e:
-        make_backend("openpose")
-    assert all(b in str(e.value) for b in BACKENDS) and "openpose" in str(e.value)
-    with pytest.raises(PoseMoEError, match="OpenMMLab.*--pose2d mediapipe"):
-        make_backend("mmpose")
-    with pytest.raises(PoseMoEError, match="keypoints file"):
-        make_backend("keypoints")
-    kp, sc, _ = _tracks()
-    path = write_own(tmp_path / "k.npz", kp, sc, fps=None, image_size=None)
-    with make_backend("keypoints", path=path) as backend:
-        assert isinstance(backend, KeypointFileBackend) and backend.fps is None and backend.image_size is None
-    with make_backend("auto", min_detection_confidence=0.6) as backend:
-        assert backend.multi_person and backend.min_detection_confidence == 0.6
-    with make_backend("auto", min_detection_confidence=0.6, max_people=1) as backend:
-        assert isinstance(backend, MediaPipeBackend) and backend.min_detection_confidence == 0.6
-
-
-def test_resolve_auto_with_the_stack_present(monkeypatch) -> None:
-    monkeypatch.setattr(k2d, "_openmmlab_installed", lambda: True)
-    monkeypatch.setattr(k2d, "_openmmlab_importable", lambda: True)
-    monkeypatch.setattr(k2d, "_mmpose_weights_cached", lambda: False)
-    name, reason = resolve_auto()
-    assert name == "mediapipe" and "not cached" in reason
-    monkeypatch.setattr(k2d, "_mmpose_weights_cached", lambda: True)
-    assert resolve_auto()[0] == "mmpose"
-    with pytest.raises(PoseMoEError, match="--pose2d mediapipe"):
-        make_backend("mmpose")
