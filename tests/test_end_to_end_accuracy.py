@@ -9,13 +9,14 @@ are not Human3.6M's joints) and a cartoon figure seen by a camera that is not on
 dataset's, so the bound is the card's figures plus an allowance for that gap: 45 mm on MPJPE,
 27 mm on P-MPJPE.
 
-Measured with the shipped default (card 60.08 / 40.63 mm, bound 105.08 / 67.63 mm): correct
-pipeline 95.4 / 57.7 mm (MPJPE / P-MPJPE). Wiring faults injected into the saved 2D and lifted
-again through `pipeline.lift.lift_tracks`: image y axis flipped 652.3 / 109.8 mm; left and right
-joints swapped 267.4 / 140.2 mm; both are caught by both bounds. A shift of the 2D by a quarter
-of the frame width changes nothing (95.4 / 57.7 mm): the default's body-normalised input does not
-depend on where the person is in the frame. With the previous 1-frame default (card 39.05 /
-30.16 mm, screen input) the pipeline gave 76.6 / 54.4 mm.
+Measured with the shipped default (card 51.79 / 38.95 mm, bound 96.79 / 65.95 mm): the saved
+output with the default smoothing and median bone lengths 64.5 / 53.7 mm (MPJPE / P-MPJPE); the
+network's raw output, lifted again from the saved 2D through `pipeline.lift.lift_tracks`,
+65.2 / 54.8 mm. Wiring faults injected into the saved 2D and lifted the same way: image y axis
+flipped 671.0 / 102.9 mm; left and right joints swapped 260.6 / 144.8 mm; both are caught by both
+bounds. Shifting the 2D by a quarter of the frame width gives 88.4 / 58.0 mm: the input is
+centred on the person, but the person is lifted as seen along their own ray from the camera, and
+that ray no longer matches the picture after the shift.
 """
 
 from __future__ import annotations

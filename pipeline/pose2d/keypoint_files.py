@@ -119,7 +119,7 @@ class KeypointFileBackend(PoseBackend):
 
     def _fail(self, what: str, fix: str | None = None) -> NoReturn:
         msg = f"keypoints file {self.path}: {what}"
-        fix = fix or ("pass a file written by `posemoe video --save` (schema in the README) or mmpose's "
+        fix = fix or ("pass a file written by `posemoe video --save` (schema in docs/formats.md) or mmpose's "
                       "prediction JSON")
         raise PoseMoEError(f"{msg}; {fix}")
 
