@@ -228,6 +228,8 @@ def evaluate(
     markdown: bool = typer.Option(False, "--markdown", help="Print the per-action table as Markdown."),
     camera_invariance: bool = typer.Option(False, "--camera-invariance", help="Instead: the same test motion filmed by one of Human3.6M's cameras and by a fixed set of virtual cameras (phone, telephoto, frame edge, portrait, from above, from the floor, rolled); one row per camera with its ratio to Human3.6M's. Use --every K to take every K-th sequence."),
     as_filmed: bool = typer.Option(False, "--as-filmed", help="Camera-invariant models: lift the 2D as filmed instead of in a camera turned to look at the person (the default, with each camera's known focal length)."),
+    smooth: str = typer.Option("none", "--smooth", help=f"Score the 3D after this temporal filter, as `posemoe video` applies it ({SMOOTH_SPECS}; e.g. {DEFAULT_SMOOTHING}); default none: the network's own output, the protocol."),
+    bones: str = typer.Option("free", "--bones", help="median: score the 3D with each sequence's bones held at their median length, as `posemoe video` does; default free: the network's own output."),
 ) -> None:
     """Human3.6M protocols 1 and 2 (MPJPE, P-MPJPE, plus N-MPJPE, x,y and depth error, MPJVE,
     acceleration error, bone-length variation, PCK, AUC) per action. Errors in mm on root-relative
@@ -241,7 +243,7 @@ def evaluate(
                     subjects=tuple(s.strip() for s in subjects.split(",") if s.strip()), flip=not no_flip,
                     stride=stride, batch_size=batch_size, device=device, max_sequences=max_sequences,
                     sequence_step=sequence_step, noise_px=noise_px, joint_dropout=joint_dropout, noise_seed=noise_seed,
-                    look_at_person=not as_filmed)
+                    look_at_person=not as_filmed, smooth=smooth, bones=bones)
     report = evaluate_cameras(ec) if camera_invariance else run_eval(ec)
     if json_out is not None:
         from posemoe.evaluate import write_json

@@ -25,6 +25,8 @@ from posemoe.errors import PoseMoEError
 from posemoe.camera import H36M_CAMERA_IDS, load_h36m_cameras, normalize_screen, project_to_pixels, world_to_camera
 from posemoe.data import TEST_SUBJECTS, action_base_name, load_h36m, load_positions_3d, perturb_keypoints
 from posemoe.lifter import lift_normalized, match_channels, uses_view_rotation
+from posemoe.skeleton import fix_bone_lengths
+from posemoe.smoothing import parse_smoothing
 from posemoe.view_rotation import screen_focal
 from posemoe.virtual_camera import EVAL_CAMERAS, eval_camera
 from posemoe.metrics import (accel_error, auc, bone_length_cv, depth_error_per_frame, mpjpe_per_frame, mpjve,
@@ -39,6 +41,9 @@ UNITS = {"mpjpe": "mm", "p_mpjpe": "mm", "n_mpjpe": "mm", "xy": "mm (mean over j
          "accel": "mm/frame^2 (mean over joints of the acceleration error)",
          "bone_cv": "% (predicted bone lengths: standard deviation / mean over each sequence, mean over bones)",
          "pck150": "%", "auc": "%"}
+
+
+H36M_FPS = 50.0  # Human3.6M's motion capture and videos: 50 frames per second
 
 
 @dataclass
@@ -58,6 +63,18 @@ class EvalConfig:
     joint_dropout: float = 0.0  # perturb the 2D input: probability of dropping a joint
     noise_seed: int = 0  # the perturbation of sequence i is drawn from default_rng([noise_seed, i])
     look_at_person: bool = True  # camera-invariant models: lift in a camera turned to the person (known intrinsics)
+    smooth: str = "none"  # score the 3D after this temporal filter (posemoe.smoothing); "none": the network's output
+    bones: str = "free"  # "median": score with each sequence's bones held at their median length
+
+    def __post_init__(self) -> None:
+        parse_smoothing(self.smooth)  # a bad spec fails before any work
+        if self.bones not in ("free", "median"):
+            raise PoseMoEError(f"--bones {self.bones!r}: unknown choice; use free (the network's output) or median")
+
+    def postprocess(self, pred: np.ndarray, fps: float) -> np.ndarray:
+        """(T, J, 3) lifted poses after the smoothing and bone lengths asked for (as `posemoe video`)."""
+        pred = parse_smoothing(self.smooth).apply(pred, fps)
+        return fix_bone_lengths(pred) if self.bones == "median" else pred
 
 
 def _view(model, ec: "EvalConfig", f_px: float, c_px, size: tuple[int, int]) -> dict:
@@ -137,6 +154,7 @@ def evaluate(ec: EvalConfig, progress: bool = True) -> dict:
         cam = h36m.cameras[seq.subject][seq.camera]
         pred = lift_normalized(model, x, stride=ec.stride, flip=ec.flip, batch_size=ec.batch_size, device=device,
                                **_view(model, ec, float(np.mean(cam.f)), cam.c, seq.image_size))
+        pred = ec.postprocess(pred, H36M_FPS)
         pred_mm = (pred - pred[:, :1]).astype(np.float64) * 1000.0
         gt_mm = (seq.pose3d - seq.pose3d[:, :1]).astype(np.float64) * 1000.0
         pools.setdefault(action_base_name(seq.action), _Pool()).add(pred_mm, gt_mm)
@@ -215,6 +233,7 @@ def evaluate_cameras(ec: EvalConfig, camera_names: tuple[str, ...] | None = None
             x = match_channels(normalize_screen(px, *size).astype(np.float32), want_c)
             pred = lift_normalized(model, x, stride=ec.stride, flip=ec.flip, batch_size=ec.batch_size, device=device,
                                    **view)
+            pred = ec.postprocess(pred, H36M_FPS)
             pred_mm = (pred - pred[:, :1]).astype(np.float64) * 1000.0
             gt_mm = (pose_cam - pose_cam[:, :1]) * 1000.0
             pool.add(pred_mm, gt_mm)
@@ -266,6 +285,8 @@ def format_camera_table(report: dict, markdown: bool = False) -> str:
 
 def _describe_2d(ec: EvalConfig) -> str:
     two_d = "detections" if ec.data_2d else "ground truth projected through the cameras"
+    if ec.smooth != "none" or ec.bones != "free":
+        two_d += f"; 3D smoothed with {ec.smooth}, bones {ec.bones}"
     if ec.noise_px > 0 or ec.joint_dropout > 0:
         two_d += (f", perturbed: Gaussian noise {ec.noise_px:g} px per coordinate, joint dropout "
                   f"{ec.joint_dropout:g}, seed {ec.noise_seed}")

@@ -161,3 +161,19 @@ def test_camera_invariance_table(h36m_npz: Path, tmp_path: Path) -> None:
     assert list(only["rows"]) == ["h36m", "portrait"]
     with pytest.raises(PoseMoEError, match="expected names from"):
         evaluate_cameras(ec, camera_names=("drone",), progress=False)
+
+
+def test_scoring_the_3d_as_the_video_pipeline_gives_it(h36m_npz: Path, tiny_ckpt: Path) -> None:
+    """--smooth and --bones score the network's output after the video pipeline's smoothing and
+    median bone lengths: smoother (lower velocity and acceleration error), constant bones."""
+    base = dict(checkpoint=str(tiny_ckpt), data_3d=str(h36m_npz), subjects=("S9",))
+    raw = evaluate(EvalConfig(**base), progress=False)["average_over_actions"]
+    smooth = evaluate(EvalConfig(**base, smooth="butter:4,2"), progress=False)["average_over_actions"]
+    fixed = evaluate(EvalConfig(**base, smooth="butter:4,2", bones="median"), progress=False)
+    assert smooth["mpjve"] < raw["mpjve"] and smooth["accel"] < raw["accel"]
+    assert fixed["average_over_actions"]["bone_cv"] < 0.01 < raw["bone_cv"]
+    assert "smoothed with butter:4,2, bones median" in fixed["settings"]["two_d"]
+    with pytest.raises(PoseMoEError, match="--smooth"):
+        EvalConfig(**base, smooth="wobble")
+    with pytest.raises(PoseMoEError, match="--bones 'rigid'"):
+        EvalConfig(**base, bones="rigid")
