@@ -38,9 +38,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from pipeline.appearance import appearance_distance
-from pipeline.pose2d.base import DEFAULT_JOINT_THRESHOLD, NUM_JOINTS, Detection, box_area, box_from_keypoints, box_iou
+from pipeline.pose2d.base import DEFAULT_JOINT_THRESHOLD, NUM_JOINTS, Detection, box_area, box_iou
 from posemoe.errors import PoseMoEError
-from posemoe.skeleton import H36M17
 
 
 # Per-joint OKS falloff constants kappa_j = 2 * sigma_j, with sigma_j taken from the COCO keypoint

@@ -37,7 +37,6 @@ Foot contact (``foot_contact``)
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np

@@ -147,7 +147,7 @@ def _run_ours(backend: mb.MMPoseBackend, frames: list[np.ndarray],
     by up to hundreds of pixels; the detector itself is compared on its own.)
     """
     own = {name: vars(backend).get(name) for name in ("estimate", "detect")}  # a test's own patches
-    estimate, detect, seen = backend.estimate, backend.detect, []
+    estimate, seen = backend.estimate, []
     backend.estimate = lambda f, b: seen.append(estimate(f, b)) or seen[-1]  # type: ignore[method-assign]
     if ref is not None:
         backend.detect = lambda f: [(r["boxes"], r["scores"]) for r in ref]  # type: ignore[method-assign]

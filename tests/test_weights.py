@@ -3,11 +3,8 @@ the documented shape, and carries the figures the model card reports."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 
 from posemoe import Lifter
 from posemoe.camera import load_h36m_cameras, project_to_pixels, world_to_camera

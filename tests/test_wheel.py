@@ -113,7 +113,7 @@ def test_installed_wheel_runs_video_with_its_weights_from_any_folder(installed: 
     pytest.importorskip("mediapipe")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    clip = _tiny_clip(elsewhere / "tiny.mp4")
+    _tiny_clip(elsewhere / "tiny.mp4")  # run below by its name, from this folder
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(PYTHONPATH=str(site), POSEMOE_OFFLINE="1", OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"))
 
