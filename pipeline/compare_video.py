@@ -148,7 +148,7 @@ class CompareRenderer:
     def __init__(self, a, b, labels: Sequence[str] | None = None, views3d: str = "oblique",
                  joint_threshold: float = 0.3) -> None:
         from pipeline.render import SceneView3D, estimate_up, panel_layout, share_framing
-        from pipeline.render.style import _font_scale, _thickness
+        from pipeline.render.style import font_scale_for, line_thickness
 
         check_pair(a, b)
         self.a, self.b = a, b
@@ -168,15 +168,15 @@ class CompareRenderer:
         for name, r, k, colour in zip("AB", (a, b), k3, COLOURS):
             scene = SceneView3D(k, r.keypoints2d, self.image_size, r.track_ids, view=views3d, up=up,
                                 colours=[colour] * r.num_people, title=f"{name}: {self.labels['AB'.index(name)]}")
-            scene.font_scale = _font_scale(w, h)
+            scene.font_scale = font_scale_for(w, h)
             self.scenes.append(scene)
         share_framing(self.scenes)
         aspect = self.scenes[0].content_aspect()
         self.output_size, self._panels = panel_layout(self.image_size, "side-by-side", 2, [aspect, aspect])
         self._panel_bgs = [s.background(p[2:]) for s, p in zip(self.scenes, self._panels)]
-        self._panel_bgs[1][:, :max(1, _thickness(w, h) // 2)] = (150, 150, 150)  # a line between A and B
-        self._thickness = _thickness(w, h)
-        self._font = _font_scale(w, h)
+        self._panel_bgs[1][:, :max(1, line_thickness(w, h) // 2)] = (150, 150, 150)  # a line between A and B
+        self.line_thickness = line_thickness(w, h)
+        self._font = font_scale_for(w, h)
         self._blank = np.full((h, w, 3), _BACKGROUND, np.uint8)
         self._k2 = [np.asarray(r.keypoints2d, np.float64) for r in (a, b)]
         self._s2 = [np.asarray(r.scores2d, np.float64) for r in (a, b)]
@@ -192,8 +192,8 @@ class CompareRenderer:
 
     def render(self, frame_bgr: np.ndarray | None, f: int) -> np.ndarray:
         from pipeline.render import draw_panels, draw_skeleton_2d, draw_text_box
-        from pipeline.render.overlay2d import _draw_label, _label_anchor
-        from pipeline.render.style import _shade
+        from pipeline.render.overlay2d import draw_label, label_anchor
+        from pipeline.render.style import shade
 
         f = self.scenes[0]._check_frame(f)
         w, h = self.image_size
@@ -216,16 +216,16 @@ class CompareRenderer:
                     continue
                 kp = self._k2[k][p, f]
                 # A wider underneath, B thinner on top: both stay visible where the 2D is the same
-                thick = self._thickness + 1 if k == 0 else max(1, self._thickness - 1)
+                thick = self.line_thickness + 1 if k == 0 else max(1, self.line_thickness - 1)
                 draw_skeleton_2d(view, kp, self._s2[k][p, f], colour, self.joint_threshold, thick)
-                anchor = _label_anchor(kp)
+                anchor = label_anchor(kp)
                 if anchor is not None:
                     dx = (-1 if k == 0 else 1) * 56.0 * self._font  # A left of the head, B right
-                    _draw_label(view, f"{name}#{int([self.a, self.b][k].track_ids[p])}",
-                                (anchor[0] + dx, anchor[1] - self._thickness - 2), colour, self._font)
+                    draw_label(view, f"{name}#{int([self.a, self.b][k].track_ids[p])}",
+                                (anchor[0] + dx, anchor[1] - self.line_thickness - 2), colour, self._font)
         draw_text_box(view, self.header(f), "tl")
         draw_text_box(view, [f"A: {self.labels[0]}", f"B: {self.labels[1]}"], "bl",
-                      colours=[_shade(c, 1) for c in COLOURS])
+                      colours=[shade(c, 1) for c in COLOURS])
         x_end = draw_panels(out, self.scenes, self._panel_bgs, self._panels, f)
         if out_w > x_end:
             out[:, x_end:] = 0

@@ -1,7 +1,7 @@
 """Drawing on the video frame: 2D skeletons, the people's labels, text boxes and the confidence legend.
 
 ``draw_skeleton_2d`` draws one H36M17 skeleton in the track colour's shades (``style``); a joint
-below the confidence threshold is drawn hollow and its bones dashed. ``_draw_label`` writes a
+below the confidence threshold is drawn hollow and its bones dashed. ``draw_label`` writes a
 person's "#id" above the head (also in the 3D views), ``draw_text_box`` the timecode
 (``format_timecode``) on a darkened box in a corner, ``confidence_legend`` the colour bar of
 ``color_by="confidence"``.
@@ -29,9 +29,9 @@ from pipeline.render.style import (
     _SHIFT,
     Colour,
     _fixed,
-    _font_scale,
+    font_scale_for,
     _shades,
-    _thickness,
+    line_thickness,
 )
 from posemoe.errors import PoseMoEError
 
@@ -71,7 +71,7 @@ def draw_skeleton_2d(img: np.ndarray, kp: np.ndarray, scores: np.ndarray, colour
             f"draw_skeleton_2d: expected keypoints (17, 2) and scores (17,), found {kp.shape} and {scores.shape}"
         )
     if thickness is None:
-        thickness = _thickness(img.shape[1], img.shape[0])
+        thickness = line_thickness(img.shape[1], img.shape[0])
     radius = thickness + (2 if joint_colours is not None else 1)
     finite = np.isfinite(kp).all(axis=1)
     confident = np.nan_to_num(scores, nan=0.0) >= joint_threshold
@@ -96,7 +96,7 @@ def draw_skeleton_2d(img: np.ndarray, kp: np.ndarray, scores: np.ndarray, colour
             cv2.circle(img, centre, radius * _ONE, col, max(1, thickness - 1), cv2.LINE_AA, _SHIFT)
 
 
-def _draw_label(img: np.ndarray, text: str, anchor: tuple[float, float], colour: Colour,
+def draw_label(img: np.ndarray, text: str, anchor: tuple[float, float], colour: Colour,
                 scale: float) -> None:
     """Centred text just above ``anchor`` (x, y pixels), in ``colour`` with a white outline."""
     thick = max(1, int(round(2 * scale)))
@@ -110,7 +110,7 @@ def _draw_label(img: np.ndarray, text: str, anchor: tuple[float, float], colour:
     cv2.putText(img, text, (x, y), _FONT, scale, colour, thick, cv2.LINE_AA)
 
 
-def _label_anchor(kp: np.ndarray) -> tuple[float, float] | None:
+def label_anchor(kp: np.ndarray) -> tuple[float, float] | None:
     """Where a person's label goes: above the head, else above the topmost finite joint."""
     if np.isfinite(kp[_HEAD]).all():
         top = float(np.nanmin(kp[:, 1]))
@@ -133,7 +133,7 @@ def draw_text_box(img: np.ndarray, lines: Sequence[str], corner: str = "tl", sca
     """
     h, w = img.shape[:2]
     if scale is None:
-        scale = _font_scale(w, h)
+        scale = font_scale_for(w, h)
     thick = max(1, int(round(1.6 * scale)))
     sizes = [cv2.getTextSize(t, _FONT, scale, thick) for t in lines]
     line_h = max((s[0][1] + s[1] for s in sizes), default=0) + max(2, int(round(8 * scale)))

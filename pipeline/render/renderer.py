@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from pipeline.render.overlay2d import (
-    _draw_label,
-    _label_anchor,
+    draw_label,
+    label_anchor,
     _paste,
     confidence_legend,
     draw_skeleton_2d,
@@ -35,8 +35,8 @@ from pipeline.render.style import (
     Colour,
     _as_size,
     _confidence_index,
-    _font_scale,
-    _thickness,
+    font_scale_for,
+    line_thickness,
     track_colour,
 )
 from posemoe.errors import PoseMoEError
@@ -93,7 +93,7 @@ def panel_layout(image_size: Sequence[int], view: str = "side-by-side", n_views:
         raise PoseMoEError(f"view: expected one of {', '.join(VIEWS)}, found {view!r}")
     n = max(1, int(n_views))
     lo = min(w, h) if n == 1 else 0.75 * min(w, h)
-    fs = _font_scale(w, h)
+    fs = font_scale_for(w, h)
     widths = []
     for i in range(n):
         a = None if aspects is None or i >= len(aspects) else aspects[i]
@@ -194,11 +194,11 @@ class Renderer:
         self.scene = self.scenes[0]
         if view != "overlay":  # the same text size in every panel and on the frame
             for sc in self.scenes:
-                sc.font_scale = _font_scale(*self.image_size)
+                sc.font_scale = font_scale_for(*self.image_size)
 
         w, h = self.image_size
-        self._thickness = _thickness(w, h)
-        self._font = _font_scale(w, h)
+        self.line_thickness = line_thickness(w, h)
+        self._font = font_scale_for(w, h)
         self._output_size, self._panels = panel_layout(self.image_size, view, len(self.scenes),
                                                        [sc.content_aspect() for sc in self.scenes])
         self._panel = self._panels[0][2:]
@@ -208,10 +208,10 @@ class Renderer:
             if view == "overlay":  # a thin frame around the inset
                 cv2.rectangle(bg, (0, 0), (pw - 1, ph - 1), _GRID_EDGE, 1)
             elif i > 0:  # a line between neighbouring panels
-                bg[:, :max(1, self._thickness // 2)] = _GRID_EDGE
+                bg[:, :max(1, self.line_thickness // 2)] = _GRID_EDGE
             self._panel_bgs.append(bg)
         self._panel_bg = self._panel_bgs[0]
-        self._legend = confidence_legend(_font_scale(w, h)) if by_conf else None
+        self._legend = confidence_legend(font_scale_for(w, h)) if by_conf else None
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -251,11 +251,11 @@ class Renderer:
                 kp = self._k2[p, f]
                 joint_colours = None if lut is None else [_CONF_LUT[k] for k in lut[p, f].tolist()]
                 draw_skeleton_2d(view, kp, self._s2[p, f], self._colours[p], self.joint_threshold,
-                                 self._thickness, joint_colours)
-                anchor = _label_anchor(kp)
+                                 self.line_thickness, joint_colours)
+                anchor = label_anchor(kp)
                 if anchor is not None:
-                    anchor = (anchor[0], anchor[1] - self._thickness - 2)
-                    _draw_label(view, f"#{self.track_ids[p]}", anchor, self._colours[p], self._font)
+                    anchor = (anchor[0], anchor[1] - self.line_thickness - 2)
+                    draw_label(view, f"#{self.track_ids[p]}", anchor, self._colours[p], self._font)
             if self.timecode:
                 draw_text_box(view, [self.timecode_text(f)], "tl")
             if self._legend is not None:

@@ -38,7 +38,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from pipeline.render.overlay2d import _draw_label
+from pipeline.render.overlay2d import draw_label
 from pipeline.render.style import (
     _BC,
     _BONE_CHILD,
@@ -58,9 +58,9 @@ from pipeline.render.style import (
     _as_size,
     _confidence_index,
     _fixed,
-    _font_scale,
+    font_scale_for,
     _shades,
-    _thickness,
+    line_thickness,
     track_colour,
 )
 from posemoe.errors import PoseMoEError
@@ -307,7 +307,7 @@ class SceneView3D:
     # -- per output size ---------------------------------------------------------------------
 
     def _font(self, size: tuple[int, int]) -> float:
-        return self.font_scale if self.font_scale else _font_scale(*size)
+        return self.font_scale if self.font_scale else font_scale_for(*size)
 
     def _mapping(self, size: tuple[int, int]) -> tuple[float, np.ndarray]:
         """Pixels per metre and the view-space point at the panel's centre for ``size``."""
@@ -378,7 +378,7 @@ class SceneView3D:
         w, h = size
         bg = np.empty((h, w, 3), dtype=np.uint8)
         bg[:] = _BG_3D
-        thick = _thickness(w, h)
+        thick = line_thickness(w, h)
         grid_px = self._to_pixels(self._grid @ self._view.T, size)
         for (a, b), edge in zip(grid_px, self._grid_edge):
             cv2.line(bg, (_fixed(a[0]), _fixed(a[1])), (_fixed(b[0]), _fixed(b[1])),
@@ -457,7 +457,7 @@ class SceneView3D:
                 top = pix[p, f][present]
                 i = int(np.argmin(top[:, 1]))
                 anchor = (top[i, 0] / _ONE, top[i, 1] / _ONE - radius / _ONE)
-                _draw_label(canvas, f"#{self.track_ids[p]}", anchor, shades[0], prm["font"])
+                draw_label(canvas, f"#{self.track_ids[p]}", anchor, shades[0], prm["font"])
 
     def _check_frame(self, frame_index: int) -> int:
         f = int(frame_index)

@@ -7,7 +7,7 @@ darker one, the trunk and head in the track colour itself (``track_colour``, ``_
 instead (``confidence_colour``: red 0, yellow 0.5, green 1; a legend is drawn), while the bones
 keep the track colours.
 
-Line thickness and font size scale with the image or panel (``_thickness``, ``_font_scale``).
+Line thickness and font size scale with the image or panel (``line_thickness``, ``font_scale_for``).
 Coordinates go to OpenCV in fixed point with ``_SHIFT`` sub-pixel bits (``_fixed``).
 """
 
@@ -95,7 +95,7 @@ def _confidence_index(scores: np.ndarray) -> np.ndarray:
     return np.rint(s * (_CONF_LEVELS - 1)).astype(np.int64)
 
 
-def _shade(colour: Colour, side: int) -> Colour:
+def shade(colour: Colour, side: int) -> Colour:
     """The colour of a bone on ``side`` (0 centre, 1 left: lighter, 2 right: darker)."""
     if side == 1:
         return tuple(int(round(c + 0.45 * (255 - c))) for c in colour)  # type: ignore[return-value]
@@ -105,15 +105,15 @@ def _shade(colour: Colour, side: int) -> Colour:
 
 
 def _shades(colour: Colour) -> tuple[Colour, Colour, Colour]:
-    return (_shade(colour, 0), _shade(colour, 1), _shade(colour, 2))
+    return (shade(colour, 0), shade(colour, 1), shade(colour, 2))
 
 
-def _thickness(width: int, height: int) -> int:
+def line_thickness(width: int, height: int) -> int:
     """Line thickness in pixels for an image of that size (3 at 720p, 1 below ~360 px)."""
     return max(1, int(round(min(width, height) / 240.0)))
 
 
-def _font_scale(width: int, height: int) -> float:
+def font_scale_for(width: int, height: int) -> float:
     """Font scale of labels for an image or panel of that size (0.5 at 720p)."""
     return max(0.4, min(width, height) / 1440.0)
 
