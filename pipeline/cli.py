@@ -67,6 +67,9 @@ Bones = Annotated[str, typer.Option(
     "--bones", help="median: each person's bones fixed to their median length over the clip (along the lifted "
     "directions); free: as the network gives them.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+Place = Annotated[str, typer.Option(
+    "--place", help="Where the 3D panel puts people: image (side by side, from where they are in the picture) or "
+    "world (where they are in the scene: their paths and depth, from the trajectory in the results).")]
 
 
 H36M_ENV = "POSEMOE_H36M"  # folder holding data_3d_h36m*.npz (and optionally cameras.json)
@@ -312,6 +315,7 @@ def video(
     color_by: ColorBy = "track",
     timecode: Timecode = False,
     max_people: MaxPeople = None,
+    place: Place = "image",
     device: Device = None,
     focal: Optional[float] = typer.Option(None, "--focal", help="The lens's focal length in pixels, if known; default: a 26 mm-equivalent phone lens (used to lift each person as if the camera looked straight at them)."),
     fov: Optional[float] = typer.Option(None, "--fov", help="Instead of --focal: the horizontal field of view in degrees."),
@@ -325,7 +329,7 @@ def video(
     job = process_video(src, out, save=save, pose2d=pose2d, checkpoint=checkpoint, device=device, view=view,
                         max_people=max_people, progress=not quiet, log=lambda m: typer.echo(m, err=True),
                         render_options=options, det_weights=det_weights, pose_weights=pose_weights,
-                        focal_px=focal, fov_deg=fov, smooth=smooth, bones=bones)
+                        focal_px=focal, fov_deg=fov, smooth=smooth, bones=bones, place=place)
     typer.echo(f"{job.frames} frames, {job.people} people tracked -> {', '.join(str(o) for o in job.outputs)}")
     typer.echo(job.timing)
 

@@ -381,6 +381,9 @@ class JobResult:
     wall_s: float | None = None  # the job's elapsed seconds, set-up included
 
 
+PLACES = ("image", "world")  # where the 3D panel puts people: side by side from the image, or in the scene
+
+
 def _check_bones(bones: str) -> None:
     from pipeline.world import BONES
 
@@ -420,13 +423,14 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
                   log: Callable[[str], None] = print, render_options: dict | None = None,
                   det_weights: Path | None = None, pose_weights: Path | None = None,
                   focal_px: float | None = None, fov_deg: float | None = None,
-                  smooth: str | None = None, bones: str = "median") -> JobResult:
+                  smooth: str | None = None, bones: str = "median", place: str = "image") -> JobResult:
     """`posemoe video`: the whole job for one clip. `out` (.mp4) and/or `save`: one or several of
     RESULTS.npz|.json, MOTION.bvh|.trc|.csv (`pipeline.motion_export`).
 
     smooth: the temporal filter of the 3D (`posemoe.smoothing`; default `DEFAULT_SMOOTHING`,
     "none" keeps the network's output as it is). bones: "median" (each person's bones fixed to
-    their median length) or "free" (`pipeline.world`).
+    their median length) or "free" (`pipeline.world`). place: the 3D panel shows people side by
+    side from their place in the image ("image") or where they are in the scene ("world").
 
     focal_px, fov_deg: the lens's focal length in pixels or horizontal field of view in degrees,
     if known (`posemoe.view_rotation`; default a 26 mm-equivalent phone lens).
@@ -448,6 +452,8 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
                            "--save RESULTS.npz|.json|.bvh|.trc|.csv")
     smoothing = parse_smoothing(DEFAULT_SMOOTHING if smooth is None else smooth)
     _check_bones(bones)
+    if place not in PLACES:
+        raise PoseMoEError(f"--place {place!r}: unknown choice; use {' or '.join(PLACES)}")
     if view not in VIEWS:
         raise PoseMoEError(f"--view {view!r}: unknown view; choose one of {', '.join(VIEWS)}")
     from pipeline.pose2d import BACKENDS
@@ -514,7 +520,8 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
     outputs = []
     if out is not None:
         renderer = Renderer(tracks.keypoints, tracks.scores, pose3d, tracks.track_ids, (info.width, info.height),
-                            view=view, **{"fps": info.fps, **(render_options or {})})
+                            view=view, **{"fps": info.fps, **(render_options or {})},
+                            world=results.keypoints3d_world if place == "world" else None)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the first pass already reported damage
             make_output_folder(out)

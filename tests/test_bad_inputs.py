@@ -194,6 +194,7 @@ CASES = [
          words=("o.fbx", "unknown output format", ".bvh")),
     Case("save_twice", "the same --save twice", f"video in/clip.mp4 --save out/o.bvh --save out/o.bvh {CK}", words=("given twice",)),
     Case("smooth_unknown", "--smooth wobble", f"video in/clip.mp4 -o out/o.mp4 {CK} --smooth wobble", words=("--smooth", "unknown filter", "gaussian")),
+    Case("place_unknown", "--place floor", f"video in/clip.mp4 -o out/o.mp4 {CK} --place floor", words=("--place", "image or world")),
     Case("bones_unknown", "--bones rigid", f"video in/clip.mp4 -o out/o.mp4 {CK} --bones rigid", words=("--bones", "median")),
     Case("smooth_negative", "--smooth gaussian:-1", f"video in/clip.mp4 -o out/o.mp4 {CK} --smooth gaussian:-1", words=("--smooth",)),
     Case("nothing_to_write", "neither -o nor --save", f"video in/clip.mp4 {CK}", words=("nothing to write",)),

@@ -155,3 +155,24 @@ def test_person_stands_on_the_floor_every_frame() -> None:
     assert np.abs(lowest - floor_y).max() < 0.04 * scale  # within 4 cm of the floor (smoothed), every frame
     assert np.abs(lowest - floor_y).mean() < 0.02 * scale
 
+
+
+def test_world_placement_draws_people_where_they_are_in_the_scene() -> None:
+    """With ``world`` the panel shows each person at their scene position (depth and path), not side
+    by side: a person 6 m further away is drawn further back, and a walk across the floor moves."""
+    n = 20
+    k3 = np.stack([np.stack([pose()] * n)] * 2)  # (2, n, 17, 3) root-relative, camera axes
+    upright = np.stack([k3[..., 0], -k3[..., 1], -k3[..., 2]], axis=-1)  # posemoe world axes: y up
+    world = upright + np.array([0.0, 0.9, 0.0])
+    world[0, :, :, 0] += np.linspace(-1.0, 1.0, n)[:, None]  # person 0 walks 2 m to the right ...
+    world[0, :, :, 2] -= 3.0  # ... 3 m from the camera
+    world[1, :, :, 2] -= 9.0  # person 1 stands 9 m away
+    view = SceneView3D(k3, view="front", world=world)
+    size = (400, 400)
+    pelvis = np.array([view.project(f, size)[:, 0] for f in (0, n - 1)])  # (2 frames, 2 people, 2)
+    assert pelvis[1, 0, 0] - pelvis[0, 0, 0] > 50  # the walker moves right across the panel
+    assert np.allclose(pelvis[1, 1], pelvis[0, 1])  # the one standing still does not
+    expected = view.project_world(np.array([world[0, 0, 0, 0], -world[0, 0, 0, 2], world[0, 0, 0, 1]]), size)
+    np.testing.assert_allclose(pelvis[0, 0], expected, atol=1e-6)  # exactly at its scene position
+    with pytest.raises(Exception, match="world: expected shape"):
+        SceneView3D(k3, world=world[:, :5])

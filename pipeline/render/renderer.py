@@ -142,14 +142,17 @@ class Renderer:
     coloured by their 2D confidence, with a legend). timecode: draw "frame N  MM:SS.cc" in the
     top-left corner (with ``fps``; the top-right of the last panel in the "3d" view).
     frame_numbers / times: (F,) frame numbers and seconds shown by the timecode (default the
-    render index and index / fps).
+    render index and index / fps). world: (P, F, 17, 3) joints in the scene's world frame
+    (``pipeline.world``; results' ``keypoints3d_world``): the 3D panels show people where they are,
+    each on their own path, instead of side by side on one line.
     """
 
     def __init__(self, keypoints2d: np.ndarray, scores2d: np.ndarray, keypoints3d: np.ndarray,
                  track_ids: Sequence[int], image_size: Sequence[int], view: str = "side-by-side",
                  joint_threshold: float = 0.3, *, views3d: str | Sequence[str] | None = None,
                  color_by: str = "track", timecode: bool = False, fps: float | None = None,
-                 frame_numbers: Sequence[int] | None = None, times: Sequence[float] | None = None) -> None:
+                 frame_numbers: Sequence[int] | None = None, times: Sequence[float] | None = None,
+                 world: np.ndarray | None = None) -> None:
         if view not in VIEWS:
             raise PoseMoEError(f"view: expected one of {', '.join(VIEWS)}, found {view!r}")
         opts = render_options(color_by, timecode, views3d)
@@ -190,7 +193,7 @@ class Renderer:
         self._conf_idx = _confidence_index(s2) if by_conf else None
         up = estimate_up(k3)
         self.scenes = [SceneView3D(k3, k2, self.image_size, ids, view=v, up=up,
-                                   joint_scores=s2 if by_conf else None) for v in self.views3d]
+                                   joint_scores=s2 if by_conf else None, world=world) for v in self.views3d]
         self.scene = self.scenes[0]
         if view != "overlay":  # the same text size in every panel and on the frame
             for sc in self.scenes:

@@ -138,6 +138,9 @@ class SceneView3D:
     title: the text in the panel's top-left corner (default "3D <view>"); ``font_scale`` (an
     attribute, default from the panel's size) sets its size and the labels'. ground: stand each
     person on the floor every frame (default) rather than keeping the pelvis at a fixed height.
+    world: (P, F, 17, 3) the same people in the scene's world frame (``pipeline.world``: x right,
+    y up, z towards the camera, floor at y = 0): they are drawn where they are, moving along
+    their paths and in depth, instead of side by side (``keypoints2d`` and ``ground`` unused).
 
     The up direction, floor, per-frame placement, scale and framing are fixed at construction
     (see the module docstring); every frame's projection is computed then too, in one
@@ -151,7 +154,7 @@ class SceneView3D:
                  grid_spacing: float | None = None, floor_percentile: float = 2.0, *,
                  view: str = "oblique", up: np.ndarray | None = None,
                  colours: Sequence[Colour] | None = None, joint_scores: np.ndarray | None = None,
-                 title: str | None = None, ground: bool = True) -> None:
+                 title: str | None = None, ground: bool = True, world: np.ndarray | None = None) -> None:
         k3 = np.asarray(keypoints3d, dtype=np.float64)
         if k3.ndim != 4 or k3.shape[2:] != (_J, 3):
             raise PoseMoEError(f"keypoints3d: expected shape (P, F, 17, 3), found {k3.shape}")
@@ -185,6 +188,9 @@ class SceneView3D:
         # up direction and world frame (X right, Y away, Z up; origin at each person's pelvis)
         self.up = estimate_up(k3) if up is None else _unit(np.asarray(up, dtype=np.float64))
         self.rotation = _world_rotation(self.up)
+        if world is not None:
+            self._plan_in_scene(world, view, azimuth_deg, elevation_deg)
+            return
         world = k3 @ self.rotation.T  # (P, F, 17, 3)
 
         # floor: a low percentile of ankle heights (root-relative); people stand on it
@@ -205,6 +211,27 @@ class SceneView3D:
         self.offsets = self._placement(world, keypoints2d, image_size)  # (P, F) metres along X
         world[..., 0] += self.offsets[:, :, None]
 
+        self._finish(world, view, azimuth_deg, elevation_deg)
+
+    def _plan_in_scene(self, world: np.ndarray, view: str, azimuth_deg: float | None,
+                       elevation_deg: float | None) -> None:
+        """People where they are in the scene: ``world`` (P, F, 17, 3) in posemoe's world frame
+        (x right, y up, z towards the camera, floor at y = 0; ``pipeline.world``)."""
+        w = np.asarray(world, dtype=np.float64)
+        if w.shape != (self.num_people, self.num_frames, _J, 3):
+            raise PoseMoEError(f"world: expected shape ({self.num_people}, {self.num_frames}, 17, 3) to match "
+                               f"keypoints3d, found {w.shape}")
+        placed = np.stack([w[..., 0], -w[..., 2], w[..., 1]], axis=-1)  # X right, Y away, Z up
+        self.floor = 0.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices of absent frames
+            self.heights = np.nan_to_num(np.nanmean(placed[..., 0, 2:3], axis=-1)) if self.num_frames \
+                else np.zeros((self.num_people, 0))
+        self.offsets = np.zeros((self.num_people, self.num_frames))
+        self._finish(placed, view, azimuth_deg, elevation_deg)
+
+    def _finish(self, world: np.ndarray, view: str, azimuth_deg: float | None, elevation_deg: float | None) -> None:
+        """The fixed camera, the painter's order, the extent and grid, from the placed joints."""
         # fixed orthographic camera
         az0, el0 = VIEWS3D[view]
         az = math.radians(az0 if azimuth_deg is None else azimuth_deg)
