@@ -552,12 +552,11 @@ def settings_for(options: BatchOptions, backend: str) -> dict[str, Any]:
     _, _, ckpt_path = load_model(options.checkpoint, "cpu")  # a bad checkpoint fails here, before any clip
     info = checkpoint_info(ckpt_path) or {}
     options.render_options()  # a bad rendering option fails here, before any clip
-    from pipeline.world import BONES
+    from posemoe.skeleton import check_bone_choice
     from posemoe.smoothing import DEFAULT_SMOOTHING, parse_smoothing
 
     smoothing = str(parse_smoothing(DEFAULT_SMOOTHING if options.smooth is None else options.smooth))
-    if options.bones not in BONES:
-        raise PoseMoEError(f"--bones {options.bones!r}: unknown choice; use median (each person's median bone lengths) or free")
+    check_bone_choice(options.bones)
     settings = {"checkpoint_sha256": info.get("sha256"), "pose2d": backend, "view": options.view,
                 "max_people": options.max_people, "outputs": list(options.outputs()), "smooth": smoothing,
                 "bones": options.bones}

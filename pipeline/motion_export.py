@@ -91,7 +91,7 @@ def output_files(path: Path, results: Results) -> list[tuple[Path, int | None]]:
     suffix = path.suffix.lower()
     if suffix not in PER_PERSON:
         return [(path, None)]
-    people = [p for p in range(results.num_people) if _has_3d(results)[p].any()]
+    people = np.flatnonzero(_has_3d(results).any(axis=1)).tolist()
     if len(people) == 1:
         return [(path, people[0])]
     return [(path.with_name(f"{path.stem}_track{int(results.track_ids[p])}{path.suffix}"), p) for p in people]

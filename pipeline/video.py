@@ -33,6 +33,7 @@ from tqdm import tqdm
 from pipeline.lift import lift_tracks
 from pipeline.track import Tracker, Tracks
 from pipeline.world import place_in_world
+from posemoe.skeleton import check_bone_choice
 from posemoe.errors import PoseMoEError
 
 
@@ -384,13 +385,6 @@ class JobResult:
 PLACES = ("image", "world")  # where the 3D panel puts people: side by side from the image, or in the scene
 
 
-def _check_bones(bones: str) -> None:
-    from pipeline.world import BONES
-
-    if bones not in BONES:
-        raise PoseMoEError(f"--bones {bones!r}: unknown choice; use median (each person's median bone lengths) or free")
-
-
 def _finish_results(tracks: Tracks, pose3d: np.ndarray, fps: float, image_size: tuple[int, int], ckpt_path: Path,
                     backend: str, reason: str, extra: dict):
     from pipeline.export import Results, checkpoint_info
@@ -451,7 +445,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
         raise PoseMoEError("nothing to write: no output given; give an output video (-o OUT.mp4) and/or "
                            "--save RESULTS.npz|.json|.bvh|.trc|.csv")
     smoothing = parse_smoothing(DEFAULT_SMOOTHING if smooth is None else smooth)
-    _check_bones(bones)
+    check_bone_choice(bones)
     if place not in PLACES:
         raise PoseMoEError(f"--place {place!r}: unknown choice; use {' or '.join(PLACES)}")
     if view not in VIEWS:
@@ -554,7 +548,7 @@ def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, 
     from posemoe.smoothing import DEFAULT_SMOOTHING, parse_smoothing
 
     parse_smoothing(DEFAULT_SMOOTHING if smooth is None else smooth)  # a bad spec fails before any work
-    _check_bones(bones)
+    check_bone_choice(bones)
 
     suffixes = (".npz", ".json", ".mp4")
     if fps is not None and not (fps > 0 and math.isfinite(fps)):

@@ -32,15 +32,13 @@ import dataclasses
 import numpy as np
 
 from pipeline.export import Results
-from posemoe.errors import PoseMoEError
-from posemoe.skeleton import fix_bone_lengths
+from posemoe.skeleton import check_bone_choice, fix_bone_lengths
 from posemoe.smoothing import Smoothing, parse_smoothing
 from posemoe.trajectory import estimate_world, foot_contact, root_in_camera
 from posemoe.view_rotation import default_focal_px
 
-__all__ = ["BONES", "ROOT_SMOOTHING", "place_in_world"]
+__all__ = ["ROOT_SMOOTHING", "place_in_world"]
 
-BONES = ("median", "free")  # bone lengths: each person's medians, or as the network gave them
 
 ROOT_SMOOTHING = "gaussian:0.12"  # the root trajectory's filter (seconds): a whole body moves smoothly
 
@@ -62,8 +60,7 @@ def place_in_world(results: Results, focal_px: float | None = None,
     """
     recorded = results.extra.get("bones") if isinstance(results.extra, dict) else None
     bones = bones or recorded or "median"
-    if bones not in BONES:
-        raise PoseMoEError(f"--bones {bones!r}: unknown choice; use median (each person's median bone lengths) or free")
+    check_bone_choice(bones)
     width, height = results.image_size
     if focal_px is None:
         focal_px = results.focal_px if results.focal_px is not None else default_focal_px(width, height)

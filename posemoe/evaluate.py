@@ -25,7 +25,7 @@ from posemoe.errors import PoseMoEError
 from posemoe.camera import H36M_CAMERA_IDS, load_h36m_cameras, normalize_screen, project_to_pixels, world_to_camera
 from posemoe.data import TEST_SUBJECTS, action_base_name, load_h36m, load_positions_3d, perturb_keypoints
 from posemoe.lifter import lift_normalized, match_channels, uses_view_rotation
-from posemoe.skeleton import fix_bone_lengths
+from posemoe.skeleton import check_bone_choice, fix_bone_lengths
 from posemoe.smoothing import parse_smoothing
 from posemoe.view_rotation import screen_focal
 from posemoe.virtual_camera import EVAL_CAMERAS, eval_camera
@@ -68,8 +68,7 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         parse_smoothing(self.smooth)  # a bad spec fails before any work
-        if self.bones not in ("free", "median"):
-            raise PoseMoEError(f"--bones {self.bones!r}: unknown choice; use free (the network's output) or median")
+        check_bone_choice(self.bones)
 
     def postprocess(self, pred: np.ndarray, fps: float) -> np.ndarray:
         """(T, J, 3) lifted poses after the smoothing and bone lengths asked for (as `posemoe video`)."""

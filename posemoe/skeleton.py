@@ -293,6 +293,16 @@ def flip_pose(x: ArrayT, skeleton: Skeleton = H36M17) -> ArrayT:
     return out
 
 
+BONE_CHOICES = ("median", "free")  # bone lengths: each person's medians, or as the network gave them
+
+
+def check_bone_choice(bones: str) -> str:
+    """``bones`` if it is one of ``BONE_CHOICES``, else the one-line error of ``--bones``."""
+    if bones not in BONE_CHOICES:
+        raise PoseMoEError(f"--bones {bones!r}: unknown choice; use median (each person's median bone lengths) or free")
+    return bones
+
+
 def fix_bone_lengths(poses: np.ndarray, parents: tuple[int, ...] = H36M17.parents,
                      lengths: np.ndarray | None = None) -> np.ndarray:
     """One person's poses (F, J, 3) with every bone set to a fixed length along its own direction.

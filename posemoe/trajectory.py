@@ -53,6 +53,7 @@ __all__ = [
     "estimate_world",
     "foot_contact",
     "root_in_camera",
+    "rotation_from_up",
 ]
 
 _J = len(H36M17.joint_names)
@@ -182,7 +183,7 @@ class WorldFrame:
         return cls(m[:, :3].copy(), m[:, 3].copy(), m[1, :3].copy())
 
 
-def _rotation_from_up(up: np.ndarray) -> np.ndarray:
+def rotation_from_up(up: np.ndarray) -> np.ndarray:
     """(3, 3) rows: world x, y, z in camera axes, for the camera-axes up direction ``up``."""
     y = _unit(np.asarray(up, dtype=np.float64))
     fwd = np.array([0.0, 0.0, 1.0])
@@ -215,7 +216,7 @@ def _floor_plane_up(points: np.ndarray, up: np.ndarray) -> np.ndarray | None:
     """
     if len(points) < 10:
         return None
-    rot = _rotation_from_up(up)
+    rot = rotation_from_up(up)
     pw = points @ rot.T
     horizontal = pw[:, [0, 2]] - pw[:, [0, 2]].mean(axis=0)
     var, axes = np.linalg.eigh(np.cov(horizontal.T))
@@ -252,7 +253,7 @@ def estimate_world(keypoints3d: np.ndarray, root_camera: np.ndarray) -> WorldFra
     plane_up = _floor_plane_up(_lower_ankles(absolute, up), up)
     if plane_up is not None:
         up = plane_up
-    rot = _rotation_from_up(up)
+    rot = rotation_from_up(up)
     lower = _lower_ankles(absolute, up) @ rot[1]  # heights relative to the camera
     camera_height = float(ANKLE_HEIGHT - np.median(lower)) if lower.size else 1.5
     return WorldFrame(rot, np.array([0.0, camera_height, 0.0]), up)

@@ -64,7 +64,7 @@ from pipeline.render.style import (
     track_colour,
 )
 from posemoe.errors import PoseMoEError
-from posemoe.trajectory import _rotation_from_up, estimate_up
+from posemoe.trajectory import rotation_from_up, estimate_up
 
 # 3D view angles: name -> (azimuth, elevation) in degrees of the orthographic viewing direction
 VIEWS3D: dict[str, tuple[float, float]] = {"oblique": (-60.0, 15.0), "front": (-90.0, 10.0), "side": (0.0, 10.0)}
@@ -87,7 +87,7 @@ def _world_rotation(up: np.ndarray) -> np.ndarray:
     This is ``posemoe.trajectory``'s world frame (x right, y up, z towards the camera) with its
     axes reordered: X = x, Y = -z, Z = y.
     """
-    x, y, z = _rotation_from_up(up)
+    x, y, z = rotation_from_up(up)
     return np.stack([x, -z, y])
 
 
