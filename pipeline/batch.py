@@ -325,6 +325,7 @@ class BatchOptions:
     timecode: bool = False
     smooth: str | None = None  # the temporal filter of the 3D (posemoe.smoothing); None: its default
     bones: str = "median"  # see pipeline.world
+    encoder_preset: str | None = None  # x264 speed preset of render.mp4; None: pipeline.video_io.DEFAULT_PRESET
 
     def render_options(self) -> dict:
         from pipeline.render import render_options
@@ -399,7 +400,7 @@ def run_clip(task: _Task) -> ClipResult:
         job = process_video(task.clip.path, out, save=save, pose2d=opts.pose2d, checkpoint=opts.checkpoint,
                             device=opts.device, view=opts.view, max_people=opts.max_people, progress=False,
                             log=log.append, render_options=opts.render_options(), smooth=opts.smooth,
-                            bones=opts.bones)
+                            bones=opts.bones, encoder_preset=opts.encoder_preset)
         seconds = time.perf_counter() - t0
         info = _probe_fps(task.clip.path)
         marker = {

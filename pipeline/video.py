@@ -411,13 +411,25 @@ def _render_pass(frames: Iterator[tuple[int, np.ndarray]], renderer, writer, tim
     return n
 
 
+def check_encoder_preset(preset: str | None) -> str:
+    """The x264 preset to use (`DEFAULT_PRESET` for None); an unknown name is a one-line error."""
+    from pipeline.video_io import DEFAULT_PRESET, X264_PRESETS
+
+    if preset is None:
+        return DEFAULT_PRESET
+    if preset not in X264_PRESETS:
+        raise PoseMoEError(f"--x264-preset {preset!r}: unknown preset; choose one of {', '.join(X264_PRESETS)}")
+    return preset
+
+
 def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | None = None, pose2d: str = "auto",
                   checkpoint: Path | None = None, device: str | None = None, view: str = "side-by-side",
                   max_people: int | None = None, progress: bool = True,
                   log: Callable[[str], None] = print, render_options: dict | None = None,
                   det_weights: Path | None = None, pose_weights: Path | None = None,
                   focal_px: float | None = None, fov_deg: float | None = None,
-                  smooth: str | None = None, bones: str = "median", place: str = "image") -> JobResult:
+                  smooth: str | None = None, bones: str = "median", place: str = "image",
+                  encoder_preset: str | None = None) -> JobResult:
     """`posemoe video`: the whole job for one clip. `out` (.mp4) and/or `save`: one or several of
     RESULTS.npz|.json, MOTION.bvh|.trc|.csv (`pipeline.motion_export`).
 
@@ -432,7 +444,10 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
     det_weights, pose_weights: local checkpoints for the mmpose 2D backend (else its cache).
 
     render_options: keyword options of `pipeline.render.Renderer` (views3d, color_by, timecode),
-    e.g. from `pipeline.render.render_options`."""
+    e.g. from `pipeline.render.render_options`.
+
+    encoder_preset: the x264 speed preset of the output video (default
+    `pipeline.video_io.DEFAULT_PRESET`, "ultrafast"; slower presets give smaller files)."""
     from pipeline.pose2d import make_backend, resolve_auto
     from pipeline.render import VIEWS, Renderer
     from pipeline.video_io import VideoReader, VideoWriter, probe
@@ -450,6 +465,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
         raise PoseMoEError(f"--place {place!r}: unknown choice; use {' or '.join(PLACES)}")
     if view not in VIEWS:
         raise PoseMoEError(f"--view {view!r}: unknown view; choose one of {', '.join(VIEWS)}")
+    encoder_preset = check_encoder_preset(encoder_preset)
     from pipeline.pose2d import BACKENDS
 
     choices = [b for b in BACKENDS if b != "keypoints"]  # keypoint files go through `posemoe lift`
@@ -519,7 +535,8 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the first pass already reported damage
             make_output_folder(out)
-            with VideoReader(src) as reader, VideoWriter(out, info.fps, renderer.output_size, forbid_same_as=src) as writer, \
+            with VideoReader(src) as reader, VideoWriter(out, info.fps, renderer.output_size, forbid_same_as=src,
+                                                           preset=encoder_preset) as writer, \
                     _bar(n, "render", progress) as bar:
                 _render_pass(iter(reader), renderer, writer, timer, bar)
         outputs.append(out)

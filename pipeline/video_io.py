@@ -43,12 +43,13 @@ __all__ = [
 
 # encoders tried in order; the first one this PyAV/FFmpeg build has is used
 _ENCODERS = ("libx264", "h264", "mpeg4")
-# libx264 speed preset. On 3000x1080 side-by-side pose videos (CRF 20, one thread busy elsewhere):
-# veryfast 51 ms/frame and 16 kB/frame, superfast 31 ms and 31 kB, ultrafast 19 ms and 51 kB.
-# The encoder bounds the rendering pass, so superfast: 1.6x faster for files about twice as
-# large (still under 1 MB per second of 1080p video).
-DEFAULT_PRESET = "superfast"
-_X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+# libx264 speed preset. x264 alone on 3000x1080 side-by-side pose videos (CRF 20, 2 cores):
+# ultrafast 10.7 CPU-ms/frame and 51 kB/frame, superfast 28.2 and 33 kB, veryfast 40.1 and 17 kB.
+# On a 2-core machine the encoder shares the CPU with decoding, the 2D detector and rendering,
+# so ultrafast: 2.6x less CPU than superfast for files about 1.5 times as large (about 1.4 MB
+# per second of 1080p side-by-side video). `posemoe video --x264-preset veryfast` for small files.
+DEFAULT_PRESET = "ultrafast"
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # channel orders VideoReader can yield
 _READ_FORMATS = ("bgr24", "rgb24")
 # packets probe() will demux while looking for the first frame (to read its display matrix)
@@ -451,9 +452,9 @@ class VideoWriter:
 
     The encoder is libx264 when available, else FFmpeg's ``h264`` encoder, else ``mpeg4``;
     ``codec`` names the one used. libx264 encodes at constant quality ``crf`` (lower is better,
-    ~18-23 looks clean) with the speed ``preset`` (``DEFAULT_PRESET``, "superfast": 1.6x faster
-    than "veryfast" on pose videos for files about twice as large; "ultrafast" is faster still
-    and larger again).
+    ~18-23 looks clean) with the speed ``preset`` (``DEFAULT_PRESET``, "ultrafast": 2.6x less CPU
+    than "superfast" and 3.7x less than "veryfast" on pose videos, for files 1.5 and 3 times as
+    large).
 
     Frames go to a hidden temporary file in the output folder
     (``.NAME.part.SUFFIX``), which is renamed onto ``path`` only when the writer closes without
@@ -476,8 +477,8 @@ class VideoWriter:
             raise PoseMoEError(f"{self.path}: frame rate must be a positive number, got {fps}")
         if width <= 0 or height <= 0:
             raise PoseMoEError(f"{self.path}: frame size must be positive, got {width}x{height}")
-        if preset not in _X264_PRESETS:
-            raise PoseMoEError(f"{self.path}: encoder preset must be one of {', '.join(_X264_PRESETS)}, got {preset!r}")
+        if preset not in X264_PRESETS:
+            raise PoseMoEError(f"{self.path}: encoder preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
         check_output_path(self.path, [] if forbid_same_as is None else [forbid_same_as])
         self.encoded_size = (width + width % 2, height + height % 2)
         self._tmp = self.path.with_name(f".{self.path.name}.part{self.path.suffix}")
@@ -550,7 +551,10 @@ class VideoWriter:
         pad_w, pad_h = self.encoded_size[0] - w, self.encoded_size[1] - h
         if pad_w or pad_h:
             arr = cv2.copyMakeBorder(arr, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="bgr24")
+        # OpenCV's BGR -> YUV 4:2:0 (BT.601, limited range, what players assume for untagged
+        # yuv420p) costs ~2 ms for a 3000x1080 frame; FFmpeg's swscale took ~40 ms for the same
+        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_BGR2YUV_I420),
+                                           format="yuv420p")
         frame.pts = self.frames_written
         frame.time_base = self._stream.codec_context.time_base  # 1 / rate: pts counts frames
         try:

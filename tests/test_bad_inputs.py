@@ -202,6 +202,8 @@ CASES = [
          f"video in/header_only.mp4 -o in/existing.mp4 --save in/existing.npz {CK} -q",
          words=("no decodable frames",), keep=("in/existing.mp4", "in/existing.npz")),
     # --- options
+    Case("x264_preset_unknown", "--x264-preset quick", f"video in/clip.mp4 -o out/o.mp4 {CK} --x264-preset quick",
+         words=("--x264-preset", "ultrafast")),
     Case("max_people_0", "--max-people 0", f"video in/clip.mp4 -o out/o.mp4 {CK} --max-people 0", words=("--max-people", ">= 1")),
     Case("max_people_negative", "--max-people -3", f"video in/clip.mp4 -o out/o.mp4 {CK} --max-people -3", words=("--max-people", ">= 1")),
     Case("focal_negative", "--focal -5", f"video in/clip.mp4 -o out/o.mp4 {CK} --focal -5", words=("--focal", "positive")),

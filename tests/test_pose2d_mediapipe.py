@@ -224,3 +224,47 @@ def test_finds_the_small_man_behind_the_tennis_player() -> None:
     assert all(any(d.box[3] - d.box[1] > 350 for d in dets) for dets in found)  # and the player throughout
     with MediaPipePeopleBackend(tile=0) as backend:
         assert not any(small_man(backend.detect_rgb(f, i)) for i, f in enumerate(frames[:12]))
+
+
+def test_masked_greys_only_other_people_outside_the_persons_own_box() -> None:
+    """The crop a follower's landmarker sees: pixels inside another followed person's box are
+    grey (128) unless they also lie in this person's own box; nothing else changes, and the
+    frame itself is never written to."""
+    from pipeline.pose2d.mediapipe import _Follower
+
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    original = rgb.copy()
+    me = _Follower(landmarker=None, detection=Detection(np.zeros((17, 2)), np.ones(17),
+                                                           box=np.array([100.0, 50.0, 200.0, 250.0])))
+    others = [np.array([180.0, 40.0, 260.5, 200.0]), np.array([0.0, 0.0, 30.0, 30.0]), np.array([90.0, 260.0, 120.0, 299.0])]
+    crop = (60, 20, 280, 280)
+    out = MediaPipePeopleBackend._masked(rgb, crop, me, others)
+    assert np.array_equal(rgb, original)
+    ys, xs = np.mgrid[20:280, 60:280]
+    inside = np.zeros(ys.shape, bool)
+    for b in others:
+        inside |= (xs >= int(b[0])) & (xs < int(np.ceil(b[2]))) & (ys >= int(b[1])) & (ys < int(np.ceil(b[3])))
+    mine = (xs >= 100) & (xs < 200) & (ys >= 50) & (ys < 250)
+    grey = inside & ~mine
+    assert grey.sum() > 1000 and (inside & mine).sum() > 1000  # both cases occur
+    assert (out[grey] == 128).all()
+    assert np.array_equal(out[~grey], original[20:280, 60:280][~grey])
+    # nobody else in the crop: the crop is the frame's own pixels
+    assert np.array_equal(MediaPipePeopleBackend._masked(rgb, crop, me, []), original[20:280, 60:280])
+
+
+@pytest.mark.slow
+def test_who_is_found_does_not_depend_on_timing() -> None:
+    """Discovery runs beside the next frame's followers and is collected at a fixed point, so
+    the people found, and their keypoints, are the same with one worker thread or two."""
+    frames = _frames("tennis.mp4", 30)
+    runs = []
+    for threads in (1, 2):
+        with MediaPipePeopleBackend(threads=threads) as backend:
+            runs.append([backend.detect_rgb(f, i) for i, f in enumerate(frames)])
+    assert sum(len(d) for d in runs[0]) >= 1.5 * len(frames)  # the player and, soon, others
+    for a, b in zip(*runs):
+        assert len(a) == len(b)
+        for da, db in zip(a, b):
+            np.testing.assert_allclose(da.keypoints, db.keypoints, atol=1e-3)

@@ -383,3 +383,23 @@ def test_encoder_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
             writer.write(_frame(i))
     info, frames = read_all_frames(path)
     assert info.codec == "mpeg4" and [_index_of(f) for f in frames] == list(range(6))
+
+
+def test_written_colours_come_back(tmp_path: Path) -> None:
+    """Flat patches of primaries, secondaries and greys decode to within a few levels of what
+    was written: catches a wrong channel order, a full/limited range mix-up or a wrong matrix
+    in the writer's BGR -> YUV 4:2:0 conversion."""
+    colours = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255), (255, 0, 255), (255, 255, 0),
+               (0, 0, 0), (128, 128, 128), (255, 255, 255), (40, 90, 200)]
+    frame = np.zeros((64, 32 * len(colours), 3), np.uint8)
+    for i, c in enumerate(colours):
+        frame[:, 32 * i:32 * (i + 1)] = c
+    path = tmp_path / "colours.mp4"
+    with VideoWriter(path, 25, (frame.shape[1], frame.shape[0])) as writer:
+        for _ in range(3):
+            writer.write(frame)
+    with VideoReader(path) as reader:
+        _, back = next(iter(reader))
+    for i, c in enumerate(colours):
+        patch = back[16:48, 32 * i + 8:32 * i + 24].reshape(-1, 3).astype(int)
+        assert np.abs(patch.mean(0) - np.array(c)).max() < 8, (c, patch.mean(0))

@@ -24,7 +24,10 @@ How people are found and followed here:
   for two rounds, then one every `discover_every` frames (every frame while nobody is followed) (`discovery_regions`): the whole frame, then overlapping square tiles of `tile`
   pixels and of twice that, so that small, far people are seen at several times the
   resolution, at the cost of about one detector run per discovery frame. People already followed
-  are greyed out in the region first. The detector finds a person
+  are greyed out in the region first. Except on a frame where nobody is followed yet, a
+  discovery runs beside the next frame's followers and its people are followed from that next
+  frame on: the worker threads then never wait for a frame's slowest job, and what is found
+  does not depend on timing (the result is always collected on the next frame). The detector finds a person
   about a quarter to a half of the height of the image it is given, so with 432-pixel tiles
   people down to about 110 pixels are found within one round (25 frames at 1920x1080, 9 at
   1280x720, twice that once settled).
@@ -59,6 +62,7 @@ import os
 import re
 import sys
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -380,9 +384,8 @@ class MediaPipePeopleBackend(PoseBackend):
         self._regions: list[tuple[int, int, int, int]] = []
         self._next_region = 0
         self._idle: list[Any] = []  # video-mode landmarkers to reuse (making one takes ~0.1 s)
+        self._pending: tuple[Future, tuple[int, int, int, int]] | None = None  # a discovery still running
         self._closed = False
-        from concurrent.futures import ThreadPoolExecutor
-
         self._pool = ThreadPoolExecutor(max_workers=max(1, int(threads)), thread_name_prefix="mediapipe")
         with self._quiet(True):
             self._finder = self._landmarker(video=False, poses=self.max_people)
@@ -453,13 +456,12 @@ class MediaPipePeopleBackend(PoseBackend):
             kept.append(f)
         return kept
 
-    def _run(self, rgb: np.ndarray, index_ms: int, region: tuple[int, int, int, int] | None
-             ) -> tuple[list[tuple[_Follower, tuple[int, int, int, int], Any]], Any]:
-        """The landmarkers of this frame, run side by side on `threads` threads: every follower
-        on its crop, and the finder on the discovery `region` (if any)."""
+    def _submit_followers(self, rgb: np.ndarray, index_ms: int, followers: list[_Follower]
+                          ) -> list[tuple[_Follower, tuple[int, int, int, int], Future]]:
+        """Start the landmarker of each of `followers` on its crop of this frame (worker threads)."""
         h, w = rgb.shape[:2]
-        jobs: list[tuple[_Follower, tuple[int, int, int, int], np.ndarray]] = []
-        for f in list(self._followers):
+        jobs = []
+        for f in list(followers):
             box = self._crop(f.detection, w, h)
             if box[2] - box[0] < 8 or box[3] - box[1] < 8:
                 self._followers.remove(f)
@@ -468,44 +470,60 @@ class MediaPipePeopleBackend(PoseBackend):
             f.stamp_ms = max(index_ms, f.stamp_ms + 1)
             f.seen = False
             others = [g.detection.box for g in self._followers if g is not f]
-            jobs.append((f, box, self._masked(rgb, box, f, others)))
-        found = None
-        if region is not None:
-            # people already followed are greyed out: the finder then spends no landmark run on
-            # them and cannot report a part of them as someone new
-            x0, y0, x1, y1 = region
-            view = rgb[y0:y1, x0:x1]
-            for f in self._followers:
-                bx0, by0, bx1, by1 = (int(round(v)) for v in f.detection.box)
-                bx0, by0, bx1, by1 = max(bx0, x0), max(by0, y0), min(bx1, x1), min(by1, y1)
-                if bx1 > bx0 and by1 > by0:
-                    if view.base is not None:
-                        view = view.copy()
-                    view[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0] = 128
-            found = self._pool.submit(self._finder.detect, self._image(view))
-        results = [self._pool.submit(f.landmarker.detect_for_video, self._image(crop), f.stamp_ms)
-                   for f, _, crop in jobs]
-        return [(f, box, r.result()) for (f, box, _), r in zip(jobs, results)], (found.result() if found else None)
+            crop = self._masked(rgb, box, f, others)
+            jobs.append((f, box, self._pool.submit(f.landmarker.detect_for_video, self._image(crop), f.stamp_ms)))
+        return jobs
+
+    def _submit_finder(self, rgb: np.ndarray, region: tuple[int, int, int, int]) -> Future:
+        """Start the finder on the discovery `region` of this frame, the followed people greyed
+        out: it then spends no landmark run on them and cannot report a part of them as someone new."""
+        x0, y0, x1, y1 = region
+        view = rgb[y0:y1, x0:x1]
+        for f in self._followers:
+            bx0, by0, bx1, by1 = (int(round(v)) for v in f.detection.box)
+            bx0, by0, bx1, by1 = max(bx0, x0), max(by0, y0), min(bx1, x1), min(by1, y1)
+            if bx1 > bx0 and by1 > by0:
+                if view.base is not None:
+                    view = view.copy()
+                view[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0] = 128
+        return self._pool.submit(self._finder.detect, self._image(view))
+
+    def _adopt(self, candidates: list[Detection], seen: bool) -> None:
+        """Follow the people in `candidates` (most confident first) who are not already followed,
+        up to `max_people`; `seen`: whether they count as found in the current frame."""
+        for d in candidates:
+            if len(self._followers) >= self.max_people:
+                break
+            # a new person overlapping a followed one that much is far more often a part
+            # of them seen again (an arm, the legs) than someone else; found once apart
+            if not any(same_person(d, f.detection, self.new_person_iou)
+                       or same_person(f.detection, d, self.new_person_iou) for f in self._followers):
+                follower = self._new_follower(d)
+                follower.seen = seen
+                self._followers.append(follower)
 
     @staticmethod
     def _masked(rgb: np.ndarray, crop: tuple[int, int, int, int], f: _Follower, others: list[np.ndarray]) -> np.ndarray:
         """The crop of `f` with the other followed people greyed out, except where they overlap
-        `f`'s own box: the detector then has no one else to lock on to."""
+        `f`'s own box: the detector then has no one else to lock on to. (Rectangles filled, then
+        `f`'s own box copied back: a boolean mask over a 1080p crop cost ~4 ms a person.)"""
         x0, y0, x1, y1 = crop
         out = rgb[y0:y1, x0:x1]
-        keep = f.detection.box
+        filled = False
         for b in others:
             bx0, by0 = max(int(b[0]), x0), max(int(b[1]), y0)
             bx1, by1 = min(int(np.ceil(b[2])), x1), min(int(np.ceil(b[3])), y1)
             if bx1 <= bx0 or by1 <= by0:
                 continue
-            if out.base is not None or not out.flags.writeable:
-                out = out.copy()
-            mask = np.zeros(out.shape[:2], bool)
-            mask[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0] = True
-            kx0, ky0 = max(int(keep[0]) - x0, 0), max(int(keep[1]) - y0, 0)
-            mask[ky0:max(int(np.ceil(keep[3])) - y0, 0), kx0:max(int(np.ceil(keep[2])) - x0, 0)] = False
-            out[mask] = 128
+            if not filled:
+                out, filled = out.copy(), True
+            out[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0] = 128
+        if filled:
+            keep = f.detection.box
+            kx0, ky0 = max(int(keep[0]), x0), max(int(keep[1]), y0)
+            kx1, ky1 = min(int(np.ceil(keep[2])), x1), min(int(np.ceil(keep[3])), y1)
+            if kx1 > kx0 and ky1 > ky0:
+                out[ky0 - y0:ky1 - y0, kx0 - x0:kx1 - x0] = rgb[ky0:ky1, kx0:kx1]
         return out
 
     def _drop(self, f: _Follower) -> None:
@@ -520,6 +538,9 @@ class MediaPipePeopleBackend(PoseBackend):
             self._drop(f)
         self._followers = []
         self._next_region = 0
+        if self._pending is not None:
+            self._pending[0].result()  # let the finder finish before anyone reuses it
+            self._pending = None
 
     # ------------------------------------------------------------------ the PoseBackend interface
 
@@ -536,23 +557,33 @@ class MediaPipePeopleBackend(PoseBackend):
             self._regions = discovery_regions(w, h, self.tile)
         self._last_index, self._last_size = frame_index, (w, h)
         with self._quiet(True):
+            index_ms = frame_index * 40
+            jobs = self._submit_followers(rgb, index_ms, self._followers)
+            if self._pending is not None:
+                # the previous frame's discovery ran beside this frame's followers: its people
+                # are followed from this frame on, starting from where they were found
+                future, region = self._pending
+                self._pending = None
+                known = len(self._followers)
+                self._adopt(self._discover(future.result(), region), seen=True)
+                jobs += self._submit_followers(rgb, index_ms, self._followers[known:])
             region = None
             settled = self._next_region >= 2 * len(self._regions)  # two whole rounds searched
             due = not self._followers or not settled or frame_index % self.discover_every == 0
             if due and len(self._followers) < self.max_people:
                 region = self._regions[self._next_region % len(self._regions)]
                 self._next_region += 1
-            followed, found = self._run(rgb, frame_index * 40, region)
-            self._followers = self._follow(followed)
-            if region is not None:
-                for d in self._discover(found, region):
-                    if len(self._followers) >= self.max_people:
-                        break
-                    # a new person overlapping a followed one that much is far more often a part
-                    # of them seen again (an arm, the legs) than someone else; found once apart
-                    if not any(same_person(d, f.detection, self.new_person_iou)
-                               or same_person(f.detection, d, self.new_person_iou) for f in self._followers):
-                        self._followers.append(self._new_follower(d))
+            alone = not self._followers
+            found = self._submit_finder(rgb, region) if region is not None else None
+            self._followers = self._follow([(f, box, job.result()) for f, box, job in jobs])
+            if found is not None and region is not None:
+                if alone:
+                    # nobody to follow: this frame's people are whoever discovery finds in it
+                    self._adopt(self._discover(found.result(), region), seen=True)
+                else:
+                    # collected on the next frame, after that frame's followers have started: the
+                    # worker threads never idle waiting for the slowest job of a frame
+                    self._pending = (found, region)
         return [f.detection for f in self._followers if f.seen]
 
     def __call__(self, frame_bgr: np.ndarray | None, frame_index: int) -> list[Detection]:
