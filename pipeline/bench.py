@@ -530,4 +530,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from pipeline.cli import exit_now
+
+    exit_now(main())  # ends like the `posemoe` command does, so process_s is what users wait

@@ -112,3 +112,25 @@ def test_parse_overrides_types() -> None:
     assert parse_overrides(["dim=64", "entangled=true", "drop_path=0.2"]) == {"dim": 64, "entangled": True, "drop_path": 0.2}
     with pytest.raises(PoseMoEError, match="FIELD=VALUE"):
         parse_overrides(["nonsense"])
+
+
+def test_console_script_exits_fast_with_the_right_status_and_output(tmp_path: Path) -> None:
+    """`main` (the `posemoe` console script) skips the interpreter's teardown but keeps what
+    matters: the exit status, everything printed (also when piped), and atexit handlers."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "atexit-ran"
+    script = ("import atexit, pathlib, sys\n"
+              f"atexit.register(lambda: pathlib.Path({str(marker)!r}).write_text('yes'))\n"
+              "from pipeline.cli import main\n"
+              "sys.argv = ['posemoe'] + sys.argv[1:]\n"
+              "main()\n"
+              "raise SystemExit(99)  # never reached: main() ends the process\n")
+    ok = subprocess.run([sys.executable, "-c", script, "--help"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "batch" in ok.stdout and marker.read_text() == "yes"
+    bad = subprocess.run([sys.executable, "-c", script, "video", str(tmp_path / "none.mp4"), "-o", str(tmp_path / "o.mp4")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error:") and "no such file" in bad.stderr
+    usage = subprocess.run([sys.executable, "-c", script, "no-such-command"], capture_output=True, text=True, timeout=120)
+    assert usage.returncode == 2 and "No such command" in usage.stderr
