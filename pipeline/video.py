@@ -16,6 +16,7 @@ A backend that takes RGB (MediaPipe, `input_format = "rgb24"`) gets frames decod
 
 from __future__ import annotations
 
+import importlib
 import math
 import queue
 import sys
@@ -323,6 +324,10 @@ def detect_and_track(frames: Iterator[tuple[int, np.ndarray]], backend: Callable
     `frames` is iterated in a background thread (decoding overlaps the detector)."""
     from pipeline.appearance import appearance
 
+    # what the steps after this pass import (SciPy's signal filters, ~0.4 s) loads meanwhile: this
+    # pass mostly waits on the detector's threads, outside the interpreter
+    threading.Thread(target=importlib.import_module, args=("scipy.signal",), name="posemoe-preload",
+                     daemon=True).start()
     n = 0
     with prefetch(frames, timer, "decode") as items:
         for index, frame in items:

@@ -94,8 +94,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
-from scipy.signal import butter, savgol_filter, sosfiltfilt
 
 from posemoe.errors import PoseMoEError
 
@@ -277,6 +275,11 @@ class Smoothing:
 
     def _filter_segment(self, seg: np.ndarray, fps: float) -> np.ndarray:
         """Smooth one gap-free segment ``(n, D)``, n >= MIN_SEGMENT, float64."""
+        # imported here: scipy.signal takes ~0.4 s to import, which commands that never smooth
+        # (and `posemoe --help`) need not wait for
+        from scipy.ndimage import gaussian_filter1d
+        from scipy.signal import butter, savgol_filter, sosfiltfilt
+
         n = seg.shape[0]
         if self.kind == "gaussian":
             sigma = self.sigma_s * fps  # type: ignore[operator]
