@@ -40,7 +40,7 @@ JSON report (``format`` "posemoe-bench-v1"):
   ``process_s`` (the subprocess including Python start-up and imports), ``peak_rss_mb``,
   ``output_bytes`` (the H.264 file), ``runs`` (how many were made; figures are from the fastest).
 - ``lifter``: ``frames``, ``windows``, ``seconds``, ``fps`` (with ``torch_threads`` threads, as the
-  job lifts: ``pipeline.video.LIFT_THREADS``), ``fps_one_thread``, and ``fps_default_threads``
+  job lifts: ``pipeline.video.lift_threads()``), ``fps_one_thread``, and ``fps_default_threads``
   with torch's default ``default_threads`` (on a busy machine torch's spinning OpenMP threads can
   make that several times slower).
 - ``render``: ``frames``, ``size``, ``output_size``, ``view``, ``fps``.
@@ -252,7 +252,7 @@ def bench_lifter(checkpoint: Path, frames: int, size: tuple[int, int], repeats: 
 
     from pipeline import synthetic_clip as gen
     from pipeline.lift import lift_tracks
-    from pipeline.video import LIFT_THREADS, lift_batch, load_model
+    from pipeline.video import lift_batch, lift_threads, load_model
     from posemoe.camera import project_to_pixels, world_to_camera
 
     model, _, _ = load_model(checkpoint, "cpu")
@@ -264,7 +264,7 @@ def bench_lifter(checkpoint: Path, frames: int, size: tuple[int, int], repeats: 
                 present[:, :min(frames, 2 * model.frames)], size)  # warm-up
     threads = torch.get_num_threads()
     best = {}
-    job_threads = min(threads, LIFT_THREADS)
+    job_threads = min(threads, lift_threads())
     for n in sorted({threads, job_threads, 1}, reverse=True):
         torch.set_num_threads(n)
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import queue
 import sys
 import threading
@@ -52,11 +53,18 @@ def lift_batch(model) -> int:
     return max(1, LIFT_FRAMES // model.frames)
 
 
-# torch threads while lifting on the CPU. torch's OpenMP threads spin-wait at every barrier, so as
-# soon as anything else wants the CPU two threads collapse: `posemoe bench` measured the lifter at
-# 48 frames/s with 2 threads against 352 with 1 (load average ~4 on 2 cores; 23 against 192 at
-# ~11), while on a quiet machine 2 threads gained only ~1-2 ms per frame (440-580 against 265-300)
-LIFT_THREADS = 1
+# torch threads while lifting on the CPU. torch's OpenMP threads spin-wait at every barrier by
+# default, so as soon as anything else wants the CPU two threads collapse (`posemoe bench`: 48
+# frames/s with 2 threads against 352 with 1 at load average ~4 on 2 cores). With
+# OMP_WAIT_POLICY=PASSIVE (which importing `pipeline` sets before torch loads) they sleep instead:
+# 2 threads then ran the shipped model at 1,553 frames/s against 916 with 1 on an idle machine,
+# and at 1,085 against 1,088 beside a training run. So 2 threads when waits are passive, else 1.
+LIFT_THREADS = 2
+
+
+def lift_threads() -> int:
+    """Torch threads for lifting on the CPU: `LIFT_THREADS` when OpenMP's waits are passive, else 1."""
+    return LIFT_THREADS if os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE" else 1
 
 
 @dataclass
@@ -354,14 +362,14 @@ def _reader_format(backend) -> str:
 def lift_all(model, tracks: Tracks, image_size: tuple[int, int], device: str | None,
              timer: StageTimer, focal_px: float | None = None) -> np.ndarray:
     """Every track to 3D, timed as the '3d' stage (in batches of `LIFT_FRAMES` frames, with
-    `LIFT_THREADS` torch threads on the CPU; torch's own setting is restored afterwards)."""
+    `lift_threads()` torch threads at most on the CPU; torch's own setting is restored afterwards)."""
     import torch
 
     t = time.perf_counter()
     threads = torch.get_num_threads()
     cpu = device is None or str(device).startswith("cpu")
     if cpu:
-        torch.set_num_threads(min(threads, LIFT_THREADS))
+        torch.set_num_threads(min(threads, lift_threads()))
     try:
         out = lift_tracks(model, tracks.keypoints, tracks.scores, tracks.present, image_size, device=device,
                           batch_size=lift_batch(model), focal_px=focal_px)

@@ -3,6 +3,8 @@ MediaPipe 2D, a small random-weight lifter made here), and their one-line errors
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +98,27 @@ def test_bad_inputs_give_one_line_errors_and_leave_no_file(ckpt: Path, tmp_path:
     _error(runner.invoke(app, ["lift", str(CLIP), "-o", str(tmp_path / "x.npz"), "--image-size", "big"]), "--image-size")
     assert not out.exists() and not (tmp_path / "x.npz").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.mp4", "notes.mp4"]  # no partial files
+
+
+def test_lifting_uses_two_threads_only_when_openmp_waits_are_passive(monkeypatch) -> None:
+    import subprocess
+
+    from pipeline.video import LIFT_THREADS, lift_threads
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
+    assert lift_threads() == LIFT_THREADS == 2
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert lift_threads() == 1
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    assert lift_threads() == 1
+    # importing pipeline before torch makes the waits passive, unless the user chose otherwise
+    code = "import os, pipeline, torch; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ACTIVE"
+    code = "import os, torch, pipeline; print(os.environ.get('OMP_WAIT_POLICY'))"  # too late to matter: left alone
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "None"
