@@ -96,6 +96,18 @@ def test_report_has_every_field(report: tuple[dict, Path]) -> None:
     table = format_table(rep)
     assert "whole job per clip" in table and "own_clip_x2.mp4 (real, played 2 times)" in table
     assert "| own_clip.mp4 (real) | 192x108 | 4 |" in format_markdown(rep)
+    # the whole command's frames/s (start-up and exit too) is a column, next to its goal
+    row = next(line for line in format_markdown(rep).splitlines() if line.startswith("| own_clip.mp4 (real)"))
+    whole = clips[1]["frames"] / clips[1]["process_s"]
+    assert f"| {whole:.1f} | >= 25: {whole / 25:.2f}x |" in row
+    assert clips[1]["process_s"] > clips[1]["wall_s"]
+
+
+def test_clip_goal_depends_on_the_frame_size() -> None:
+    from pipeline.bench import clip_goal_fps
+
+    assert clip_goal_fps((1280, 720)) == clip_goal_fps((720, 1280)) == clip_goal_fps((812, 720)) == 25
+    assert clip_goal_fps((1920, 1080)) == clip_goal_fps((1080, 1920)) == 15
 
 
 def test_bench_clip_is_drawn_at_the_asked_size(tmp_path: Path) -> None:
