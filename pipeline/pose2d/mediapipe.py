@@ -539,8 +539,11 @@ class MediaPipePeopleBackend(PoseBackend):
         self._followers = []
         self._next_region = 0
         if self._pending is not None:
-            self._pending[0].result()  # let the finder finish before anyone reuses it
-            self._pending = None
+            future, self._pending = self._pending[0], None
+            try:
+                future.result()  # let the finder finish before anyone reuses it; its people are not wanted
+            except Exception:  # noqa: BLE001 - a failed discovery nobody will read
+                pass
 
     # ------------------------------------------------------------------ the PoseBackend interface
 
