@@ -12,7 +12,8 @@ import pytest
 
 import pipeline.pose2d.mediapipe_bundle as bundle
 from pipeline.pose2d.base import PoseBackend
-from pipeline.pose2d.mediapipe import (MediaPipeBackend, MediaPipePeopleBackend, discovery_regions, plausible_person,
+from pipeline.pose2d.mediapipe import (MediaPipeBackend, MediaPipePeopleBackend, discovery_regions, motion_per_frame,
+                                       plausible_person,
                                        same_person, tile_grid)
 from pipeline.pose2d.base import Detection, box_from_keypoints
 from posemoe.errors import PoseMoEError
@@ -268,3 +269,37 @@ def test_who_is_found_does_not_depend_on_timing() -> None:
         assert len(a) == len(b)
         for da, db in zip(a, b):
             np.testing.assert_allclose(da.keypoints, db.keypoints, atol=1e-3)
+
+
+def test_motion_per_frame_is_median_joint_motion_over_height() -> None:
+    a = _det(STANDING)
+    moved = STANDING.copy()
+    moved[:, 0] += 3.0  # everyone 3 px right
+    moved[0] += 50.0  # one joint far off: the median ignores it
+    b = _det(moved)
+    height = b.box[3] - b.box[1]
+    assert motion_per_frame(a, b) == pytest.approx(3.0 / height)
+    assert motion_per_frame(a, b, frames=2) == pytest.approx(1.5 / height)
+    unsure = Detection(STANDING.copy(), np.where(np.arange(17) < 5, 0.9, 0.1), box=a.box)
+    assert motion_per_frame(unsure, b) == float("inf")  # too few confident joints to tell
+
+
+def test_a_still_person_is_held_every_other_frame_and_never_longer() -> None:
+    """The same frame over and over: the person does not move, so every second frame reuses
+    the previous landmarks (the same Detection), never two frames in a row; with hold_motion=0
+    every frame gets a fresh landmark run."""
+    frame = _frames("two_people.mp4", 1)[0]
+    for hold, expect_held in ((0.005, True), (0.0, False)):
+        with MediaPipePeopleBackend(hold_motion=hold) as backend:
+            out = [backend.detect_rgb(frame, i) for i in range(12)]
+        assert all(len(dets) == 2 for dets in out[1:])
+        reused = [[any(d is e for e in out[i - 1]) for d in out[i]] for i in range(1, len(out))]
+        if expect_held:
+            assert sum(map(sum, reused)) >= 6  # each person held about every other frame
+            for i in range(1, len(reused)):
+                for k in range(2):
+                    assert not (reused[i][k] and reused[i - 1][k])  # never two in a row
+        else:
+            assert not any(map(any, reused))
+    with pytest.raises(PoseMoEError, match="hold_motion"):
+        MediaPipePeopleBackend(hold_motion=1.5)
