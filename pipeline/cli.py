@@ -500,17 +500,30 @@ def analyze(
 
 @app.command()
 def compact(
-    data_3d: Path = typer.Argument(..., help="VideoPose3D-layout 3D file (positions_3d), e.g. data_3d_h36m.npz."),
+    data: Path = typer.Argument(..., help="VideoPose3D-layout 3D file (positions_3d, e.g. data_3d_h36m.npz) or 2D file (positions_2d in pixels, e.g. data_2d_h36m_sh.npz)."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the compact copy (.npz); keep it out of git."),
     subjects: Optional[str] = typer.Option(None, help="Comma-separated subjects to keep, e.g. S1,S5,S6,S7,S8; default all."),
 ) -> None:
-    """A compact copy of the 3D data (int16 0.1 mm + float32 root track) to carry to a GPU machine."""
-    from posemoe.data import write_compact_3d
+    """A compact copy of the training data to carry to a GPU machine: 3D as int16 0.1 mm steps
+    around a float32 root track; 2D as int16 frame-to-frame steps (whole pixels: lossless)."""
+    import numpy as np
 
+    from posemoe.data import write_compact_2d, write_compact_3d
+
+    if not data.is_file():
+        raise PoseMoEError(f"{data}: no such file; check the path")
     keep = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
-    stats = write_compact_3d(data_3d, out, keep)
+    try:
+        with np.load(data, allow_pickle=False) as npz:
+            keys = set(npz.files)
+    except Exception:
+        raise PoseMoEError(f"{data}: not a readable .npz file; pass a VideoPose3D-layout 3D or 2D file") from None
+    if "positions_2d" in keys:
+        stats = write_compact_2d(data, out, keep)
+    else:
+        stats = write_compact_3d(data, out, keep)
     typer.echo(f"wrote {out}: {stats['sequences']} sequences, {stats['frames']} frames, "
-               f"{stats['bytes'] / 1e6:.1f} MB (from {data_3d.stat().st_size / 1e6:.1f} MB)")
+               f"{stats['bytes'] / 1e6:.1f} MB (from {data.stat().st_size / 1e6:.1f} MB)")
 
 
 @app.command()

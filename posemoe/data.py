@@ -94,6 +94,7 @@ def _check_pose_array(arr: Any, channels: tuple[int, ...], where: str, joints: t
 
 COMPACT_KEY = "positions_3d_compact"  # see write_compact_3d
 COMPACT_UNIT_M = 1e-4  # metres per int16 step of the root-relative joints (0.1 mm)
+COMPACT_2D_KEY = "positions_2d_compact"  # see write_compact_2d
 
 
 def _npz_has_key(path: str | Path, key: str) -> bool:
@@ -160,6 +161,58 @@ def write_compact_3d(src: str | Path, dst: str | Path, subjects: Iterable[str] |
     return {"sequences": sum(len(a) for a in packed.values()), "frames": frames, "bytes": dst.stat().st_size}
 
 
+def write_compact_2d(src: str | Path, dst: str | Path, subjects: Iterable[str] | None = None) -> dict[str, Any]:
+    """A smaller copy of a 2D pose file (pixels, x and y only), for sending training data to
+    another machine: each view is stored as its first frame and then frame-to-frame steps, int16
+    in whole pixels when every value is whole (the Stacked Hourglass file: lossless) or else in
+    0.1 px steps (error at most 0.05 px), compressed; the metadata (joint layout) is kept and
+    `subjects` keeps only those. `load_positions_2d` and `--detected-2d` / `--data-2d` read it
+    like the original. Derived from third-party data: never commit it.
+    Returns {"sequences", "frames", "bytes"}."""
+    raw, name = _load_npz_dict(src, "positions_2d")
+    with np.load(src, allow_pickle=True) as npz:
+        meta = npz["metadata"].item() if "metadata" in npz.files else None
+    keep = set(subjects) if subjects is not None else set(map(str, raw))
+    missing = keep - set(map(str, raw))
+    if missing:
+        raise PoseMoEError(f"{src}: no subjects {sorted(missing)}; the file holds {sorted(map(str, raw))}")
+    packed: dict[str, dict[str, list[dict[str, Any] | None]]] = {}
+    frames = sequences = 0
+    for subject, actions in raw.items():
+        if str(subject) not in keep:
+            continue
+        packed[str(subject)] = {}
+        for action, views in actions.items():
+            out_views: list[dict[str, Any] | None] = []
+            for i, v in enumerate(list(views)):
+                if v is None:
+                    out_views.append(None)
+                    continue
+                v = np.asarray(v)
+                where = f"{name}: positions_2d[{subject!r}][{action!r}][{i}]"
+                if v.ndim != 3 or v.shape[-1] != 2:
+                    raise PoseMoEError(f"{where}: expected (frames, joints, 2) pixels to compact, found shape "
+                                       f"{v.shape}; files with a confidence channel are used as they are")
+                unit = 1.0 if np.array_equal(v, np.round(v)) else 0.1
+                q = np.round(v.astype(np.float64) / unit)
+                steps = np.diff(q, axis=0, prepend=np.zeros_like(q[:1]))
+                if np.abs(steps).max(initial=0) > np.iinfo(np.int16).max:
+                    raise PoseMoEError(f"{where}: values too large for a compact copy (over 3276 px at 0.1 px steps)")
+                out_views.append({"steps": steps.astype(np.int16), "unit": unit})
+                frames += len(v)
+                sequences += 1
+            packed[str(subject)][str(action)] = out_views
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp.npz")
+    arrays = {COMPACT_2D_KEY: np.array(packed, dtype=object)}
+    if meta is not None:
+        arrays["metadata"] = np.array(meta, dtype=object)
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, dst)
+    return {"sequences": sequences, "frames": frames, "bytes": dst.stat().st_size}
+
+
 # joint layouts a 2D file may declare in metadata['layout_name'] -> joint counts it may hold
 LAYOUTS_2D: dict[str, tuple[int, ...]] = {"h36m17": (17,), "h36m32": (32,), "mpii16": (16,)}
 
@@ -188,7 +241,14 @@ def load_positions_2d(path: str | Path) -> dict[str, dict[str, list[np.ndarray |
     whose metadata declares the MPII-16 layout (the Stacked Hourglass detections) is converted
     with `mpii16_to_h36m17`. A camera without a view (None) stays None.
     """
-    raw, name = _load_npz_dict(path, "positions_2d")
+    if _npz_has_key(path, COMPACT_2D_KEY):
+        raw, name = _load_npz_dict(path, COMPACT_2D_KEY)
+        raw = {subject: {action: [None if v is None else
+                                  (np.cumsum(v["steps"].astype(np.int32), axis=0) * np.float32(v["unit"])).astype(np.float32)
+                                  for v in views]
+                         for action, views in actions.items()} for subject, actions in raw.items()}
+    else:
+        raw, name = _load_npz_dict(path, "positions_2d")
     joints = _layout_2d(path, name)
     out: dict[str, dict[str, list[np.ndarray | None]]] = {}
     for subject, actions in raw.items():

@@ -81,3 +81,34 @@ def test_eval_with_a_file_of_unknown_layout_is_one_line(tmp_path: Path, h36m_npz
     assert r.exit_code == 2 and "Traceback" not in r.output
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "openpose.npz" in lines[0] and "'body25'" in lines[0] and "mpii16" in lines[0]
+
+
+def test_compact_copy_of_a_2d_file_reads_like_the_original(tmp_path: Path) -> None:
+    """Whole-pixel detections (the Stacked Hourglass file's int16) come back exactly, fractional
+    pixels within 0.05 px; the MPII-16 layout survives (converted to 17 joints on reading), a
+    missing view stays missing, `subjects` filters, and a confidence channel is refused."""
+    from posemoe.data import write_compact_2d
+
+    rng = np.random.default_rng(0)
+    whole = np.cumsum(rng.integers(-6, 7, (50, 16, 2)), axis=0).astype(np.int16) + 500
+    frac = (rng.uniform(0, 1000, (1, 16, 2)) + np.cumsum(rng.normal(0, 3, (50, 16, 2)), axis=0)).astype(np.float32)
+    path = tmp_path / "sh.npz"
+    np.savez_compressed(path, positions_2d=np.array({"S1": {"Walking": [None, whole, frac, whole]},
+                                                     "S9": {"Walking": [whole, whole, whole, whole]}}, dtype=object),
+                        metadata=np.array({"layout_name": "mpii16"}, dtype=object))
+    stats = write_compact_2d(path, tmp_path / "c" / "small.npz", subjects=["S1"])
+    assert stats["sequences"] == 3 and stats["frames"] == 150
+    full, small = load_positions_2d(path), load_positions_2d(tmp_path / "c" / "small.npz")
+    assert list(small) == ["S1"]
+    a, b = full["S1"]["Walking"], small["S1"]["Walking"]
+    assert b[0] is None and b[1].shape == (50, 17, 2) and b[1].dtype == np.float32
+    np.testing.assert_array_equal(b[1], a[1])
+    np.testing.assert_array_equal(b[3], a[3])
+    assert np.abs(b[2] - a[2]).max() <= 0.05 + 1e-3
+    conf = tmp_path / "conf.npz"
+    np.savez_compressed(conf, positions_2d=np.array({"S1": {"Walking": [np.zeros((5, 17, 3))]}}, dtype=object))
+    with pytest.raises(PoseMoEError, match="confidence channel"):
+        write_compact_2d(conf, tmp_path / "x.npz")
+    with pytest.raises(PoseMoEError, match="S7"):
+        write_compact_2d(path, tmp_path / "x.npz", subjects=["S7"])
+    assert not (tmp_path / "x.npz").exists()
