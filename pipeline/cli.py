@@ -506,22 +506,10 @@ def compact(
 ) -> None:
     """A compact copy of the training data to carry to a GPU machine: 3D as int16 0.1 mm steps
     around a float32 root track; 2D as int16 frame-to-frame steps (whole pixels: lossless)."""
-    import numpy as np
+    from posemoe.data import write_compact
 
-    from posemoe.data import write_compact_2d, write_compact_3d
-
-    if not data.is_file():
-        raise PoseMoEError(f"{data}: no such file; check the path")
     keep = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
-    try:
-        with np.load(data, allow_pickle=False) as npz:
-            keys = set(npz.files)
-    except Exception:
-        raise PoseMoEError(f"{data}: not a readable .npz file; pass a VideoPose3D-layout 3D or 2D file") from None
-    if "positions_2d" in keys:
-        stats = write_compact_2d(data, out, keep)
-    else:
-        stats = write_compact_3d(data, out, keep)
+    stats = write_compact(data, out, keep)
     typer.echo(f"wrote {out}: {stats['sequences']} sequences, {stats['frames']} frames, "
                f"{stats['bytes'] / 1e6:.1f} MB (from {data.stat().st_size / 1e6:.1f} MB)")
 

@@ -213,6 +213,13 @@ def write_compact_2d(src: str | Path, dst: str | Path, subjects: Iterable[str] |
     return {"sequences": sequences, "frames": frames, "bytes": dst.stat().st_size}
 
 
+def write_compact(src: str | Path, dst: str | Path, subjects: Iterable[str] | None = None) -> dict[str, Any]:
+    """`write_compact_2d` for a file of 2D poses (key positions_2d), else `write_compact_3d`."""
+    if _npz_has_key(src, "positions_2d"):
+        return write_compact_2d(src, dst, subjects)
+    return write_compact_3d(src, dst, subjects)
+
+
 # joint layouts a 2D file may declare in metadata['layout_name'] -> joint counts it may hold
 LAYOUTS_2D: dict[str, tuple[int, ...]] = {"h36m17": (17,), "h36m32": (32,), "mpii16": (16,)}
 

@@ -300,22 +300,26 @@ def same_person(a: Detection, b: Detection, iou: float) -> bool:
     edge = min(abs(a.box[1] - b.box[1]), abs(a.box[3] - b.box[3])) < 0.1 * b_h
     if ix * iy / area_a > 0.85 and edge:
         return True
-    both = (a.scores > 0.3) & (b.scores > 0.3)
-    if both.sum() < 6:
-        return False
+    distance = _median_joint_distance(a, b, 0.3)
     size = max(a.box[2] - a.box[0], a.box[3] - a.box[1], 1.0)
-    return float(np.median(np.linalg.norm(a.keypoints[both] - b.keypoints[both], axis=-1))) < 0.08 * size
+    return distance < 0.08 * size
+
+
+def _median_joint_distance(a: Detection, b: Detection, min_score: float) -> float:
+    """The median distance in pixels between the joints scored above `min_score` in both `a`
+    and `b`; infinite with fewer than 6 such joints."""
+    both = (a.scores > min_score) & (b.scores > min_score)
+    if both.sum() < 6:
+        return math.inf
+    return float(np.median(np.linalg.norm(a.keypoints[both] - b.keypoints[both], axis=-1)))
 
 
 def motion_per_frame(a: Detection, b: Detection, frames: int = 1) -> float:
     """How far a person moved from `a` to `b` (`frames` apart): the median displacement of the
     joints confident (> 0.5) in both, per frame, as a fraction of `b`'s box height; infinite
     with fewer than 6 such joints."""
-    both = (a.scores > 0.5) & (b.scores > 0.5)
-    if both.sum() < 6:
-        return math.inf
     height = max(float(b.box[3] - b.box[1]), 1.0)
-    return float(np.median(np.linalg.norm(a.keypoints[both] - b.keypoints[both], axis=-1))) / height / max(frames, 1)
+    return _median_joint_distance(a, b, 0.5) / height / max(frames, 1)
 
 
 _TORSO = (1, 4, 11, 14)  # Human3.6M-17: right hip, left hip, left shoulder, right shoulder
@@ -590,14 +594,14 @@ class MediaPipePeopleBackend(PoseBackend):
         self._last_index, self._last_size = frame_index, (w, h)
         with self._quiet(True):
             index_ms = frame_index * 40
-            run = []
+            run, held = [], []
             for f in self._followers:
-                if (not f.held and f.seen and f.misses == 0 and f.motion < self.hold_motion):
+                if not f.held and f.seen and f.misses == 0 and f.motion < self.hold_motion:
                     f.held = True  # nearly still: this frame reuses the previous landmarks
+                    held.append(f)
                 else:
                     f.gap, f.held = (2 if f.held else 1), False
                     run.append(f)
-            held = [f for f in self._followers if f.held]
             jobs = self._submit_followers(rgb, index_ms, run)
             if self._pending is not None:
                 # the previous frame's discovery ran beside this frame's followers: its people
