@@ -32,9 +32,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.lift import lift_tracks
 from pipeline.track import Tracker, Tracks
-from pipeline.world import place_in_world
 from posemoe.skeleton import check_bone_choice
 from posemoe.errors import PoseMoEError
 
@@ -310,32 +308,48 @@ def check_device(device: str | None) -> None:
         raise PoseMoEError(f"--device {device}: unsupported device type {dev.type!r}; use cpu or cuda")
 
 
-def load_model(checkpoint: str | Path | None, device: str | None):
-    """The lifting network: `checkpoint`, or the shipped default (`weights/posemoe-default.pt`)."""
-    from posemoe.checkpoint import load_checkpoint
-    from posemoe.lifter import DEFAULT_WEIGHTS
+def model_path(checkpoint: str | Path | None) -> Path:
+    """The lifting network's file: `checkpoint`, or the shipped default (`weights/posemoe-default.pt`),
+    which must exist (torch-free: found before the network loads)."""
+    from posemoe import shipped
 
-    path = Path(checkpoint) if checkpoint else DEFAULT_WEIGHTS
+    path = Path(checkpoint) if checkpoint else shipped.shipped_weights()
     if checkpoint is None and not path.is_file():
         raise PoseMoEError(f"{path}: the shipped default weights are missing; restore them with "
                            "`git checkout -- weights/` or pass --checkpoint CKPT.pt")
+    return path
+
+
+def load_model(checkpoint: str | Path | None, device: str | None):
+    """The lifting network: `checkpoint`, or the shipped default (`weights/posemoe-default.pt`)."""
+    path = model_path(checkpoint)
+    from posemoe.checkpoint import load_checkpoint
+
     check_device(device)
     model, ckpt = load_checkpoint(path, device=device or "cpu")
     return model, ckpt, path
 
 
+def _load_for_lifting(checkpoint: str | Path | None, device: str | None):
+    """`load_model`, and what the steps after the 2D pass import (placing in the scene, SciPy's filters)."""
+    loaded = load_model(checkpoint, device)
+    for module in ("pipeline.lift", "pipeline.world", "scipy.signal"):
+        importlib.import_module(module)
+    return loaded
+
+
 def detect_and_track(frames: Iterator[tuple[int, np.ndarray]], backend: Callable, tracker: Tracker,
-                     timer: StageTimer, bar: tqdm, rgb: bool = False) -> int:
+                     timer: StageTimer, bar: tqdm, rgb: bool = False, preload: bool = True) -> int:
     """Pass 1: 2D keypoints of every frame, fed to the tracker with what each person looks like
     (`pipeline.appearance`; frames are RGB with `rgb`, else BGR). Returns the number of frames.
 
-    `frames` is iterated in a background thread (decoding overlaps the detector)."""
+    `frames` is iterated in a background thread (decoding overlaps the detector). `preload`:
+    import what the steps after this pass need (SciPy's signal filters) in another thread meanwhile."""
     from pipeline.appearance import appearance
 
-    # what the steps after this pass import (SciPy's signal filters, ~0.4 s) loads meanwhile: this
-    # pass mostly waits on the detector's threads, outside the interpreter
-    threading.Thread(target=importlib.import_module, args=("scipy.signal",), name="posemoe-preload",
-                     daemon=True).start()
+    if preload:
+        threading.Thread(target=importlib.import_module, args=("scipy.signal",), name="posemoe-preload",
+                         daemon=True).start()
     n = 0
     with prefetch(frames, timer, "decode") as items:
         for index, frame in items:
@@ -353,6 +367,150 @@ def detect_and_track(frames: Iterator[tuple[int, np.ndarray]], backend: Callable
     return n
 
 
+@dataclass
+class PeoplePass:
+    """What pass 1 found: the frame count, the people's tracks, the warnings it raised, and the
+    seconds of its stages (`StageTimer.seconds`)."""
+
+    frames: int
+    tracks: Tracks
+    warnings: list[str]
+    stage_seconds: dict[str, float]
+    pid: int = field(default_factory=os.getpid)  # the process that ran the pass
+
+
+class _BarWhenReady:
+    """A progress bar that shows from the moment `ready` (an Event) is set, counting the frames
+    done before; with `ready` None, at once. (The forked 2D pass draws its bar only once the main
+    process has loaded the lifting network: a bad checkpoint's error then stands alone.)"""
+
+    def __init__(self, total: int | None, desc: str, enabled: bool, ready=None) -> None:
+        self.total, self.desc, self.enabled, self.ready = total, desc, enabled, ready
+        self.done = 0
+        self.bar: tqdm | None = None
+
+    def update(self, k: int = 1) -> None:
+        self.done += k
+        if self.bar is not None:
+            self.bar.update(k)
+        elif self.enabled and (self.ready is None or self.ready.is_set()):
+            self.bar = _bar(self.total, self.desc, True)
+            self.bar.update(self.done)
+
+    def __enter__(self) -> _BarWhenReady:
+        self.update(0)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def find_people(src: Path, backend_name: str, backend_options: dict, tracker_options: dict,
+                frame_count: int | None, progress: bool, preload: bool = True, ready=None) -> PeoplePass:
+    """Pass 1 on the clip `src`: the 2D backend on every frame, and the tracker over them.
+    `ready`: an Event; the progress bar shows once it is set (`_BarWhenReady`)."""
+    from pipeline.pose2d import make_backend
+    from pipeline.video_io import VideoReader
+
+    timer = StageTimer()
+    tracker = Tracker(**tracker_options)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t = time.perf_counter()
+        with make_backend(backend_name, **backend_options) as backend, \
+                VideoReader(src, _reader_format(backend)) as reader, \
+                _BarWhenReady(frame_count, "2D + tracking", progress, ready) as bar:
+            timer.add("setup", time.perf_counter() - t)
+            detect = backend.detect_rgb if reader.pixel_format == "rgb24" else backend
+            n = detect_and_track(iter(reader), detect, tracker, timer, bar, rgb=reader.pixel_format == "rgb24",
+                                 preload=preload)
+    t = time.perf_counter()
+    tracks = tracker.finalize(n)
+    timer.add("track", time.perf_counter() - t)
+    return PeoplePass(n, tracks, [str(w.message) for w in caught], dict(timer.seconds))
+
+
+def can_fork() -> bool:
+    """Whether pass 1 can run in a forked process here: on Linux, and only while this process has
+    not loaded MediaPipe (its native threads do not survive a fork: the forked process aborts).
+    Elsewhere forking a process that loaded native libraries is unsafe or unavailable."""
+    import multiprocessing
+
+    return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+            and "mediapipe" not in sys.modules)
+
+
+class PassProcessDied(PoseMoEError):
+    """The 2D pass's process ended without a result (killed, or crashed in native code)."""
+
+    def __init__(self, message: str, exitcode: int | None) -> None:
+        super().__init__(message)
+        self.exitcode = exitcode
+
+
+def _find_people_child(conn, args: tuple, ready) -> None:
+    """The forked process's side of `find_people_beside`: the pass, then its result or its exception."""
+    try:
+        conn.send(("ok", find_people(*args, preload=False, ready=ready)))
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        import pickle
+        import traceback
+
+        if not isinstance(exc, (PoseMoEError, KeyboardInterrupt)):
+            exc.add_note("in the 2D pass's process:\n" + "".join(traceback.format_exception(exc)).rstrip())
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 - an exception that does not pickle travels as text
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        conn.send(("error", exc))
+    finally:
+        conn.close()
+
+
+@contextmanager
+def find_people_beside(*args) -> Iterator[Callable[[], PeoplePass]]:
+    """``with find_people_beside(...) as result:`` run `find_people(...)` in a forked process
+    while the block does other work (loading the lifting network); ``result()`` waits for it.
+    Its progress bar shows once ``result()`` is called (the other work went well).
+
+    Two processes rather than two threads: the other work is Python imports (torch, SciPy) that hold
+    the interpreter's lock, and beside the 2D pass in one process both slowed down about as much
+    as they overlapped. Leaving the block (also by an exception) ends the process."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    ready = ctx.Event()
+    proc = ctx.Process(target=_find_people_child, args=(send, args, ready), name="posemoe-2d", daemon=True)
+    proc.start()
+    send.close()
+    got: list[PeoplePass] = []
+
+    def result() -> PeoplePass:
+        ready.set()
+        if not got:
+            try:
+                kind, payload = receive.recv()
+            except EOFError:
+                proc.join()
+                raise PassProcessDied(f"{args[0]}: the 2D pass's process ended without a result (exit status "
+                                      f"{proc.exitcode}); run again, or report it with the clip",
+                                      proc.exitcode) from None
+            if kind == "error":
+                raise payload
+            got.append(payload)
+        return got[0]
+
+    try:
+        yield result
+    finally:
+        receive.close()
+        if proc.is_alive() and not got:
+            proc.terminate()
+        proc.join()
+
+
 def _reader_format(backend) -> str:
     """The pixel format to decode for `backend`: "rgb24" when it takes RGB frames (`detect_rgb`)."""
     rgb = getattr(backend, "input_format", "bgr24") == "rgb24" and callable(getattr(backend, "detect_rgb", None))
@@ -364,6 +522,8 @@ def lift_all(model, tracks: Tracks, image_size: tuple[int, int], device: str | N
     """Every track to 3D, timed as the '3d' stage (in batches of `LIFT_FRAMES` frames, with
     `lift_threads()` torch threads at most on the CPU; torch's own setting is restored afterwards)."""
     import torch
+
+    from pipeline.lift import lift_tracks
 
     t = time.perf_counter()
     threads = torch.get_num_threads()
@@ -393,6 +553,7 @@ class JobResult:
     warnings: list[str]
     stage_seconds: dict[str, float] = field(default_factory=dict)  # StageTimer.seconds
     wall_s: float | None = None  # the job's elapsed seconds, set-up included
+    separate_2d: bool = False  # the 2D pass ran in a process of its own (`find_people_beside`)
 
 
 PLACES = ("image", "world")  # where the 3D panel puts people: side by side from the image, or in the scene
@@ -442,7 +603,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
                   det_weights: Path | None = None, pose_weights: Path | None = None,
                   focal_px: float | None = None, fov_deg: float | None = None,
                   smooth: str | None = None, bones: str = "median", place: str = "image",
-                  encoder_preset: str | None = None) -> JobResult:
+                  encoder_preset: str | None = None, separate_2d: bool | None = None) -> JobResult:
     """`posemoe video`: the whole job for one clip. `out` (.mp4) and/or `save`: one or several of
     RESULTS.npz|.json, MOTION.bvh|.trc|.csv (`pipeline.motion_export`).
 
@@ -461,7 +622,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
 
     encoder_preset: the x264 speed preset of the output video (default
     `pipeline.video_io.DEFAULT_PRESET`, "ultrafast"; slower presets give smaller files)."""
-    from pipeline.pose2d import make_backend, resolve_auto
+    from pipeline.pose2d import resolve_auto
     from pipeline.render import VIEWS, Renderer
     from pipeline.video_io import VideoReader, VideoWriter, probe
 
@@ -505,8 +666,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
         except PoseMoEError:
             raise PoseMoEError(f"--fov {fov_deg:g}: expected the horizontal field of view in degrees, between 1 and 179; "
                                "pass e.g. --fov 65") from None
-    model, _, ckpt_path = load_model(checkpoint, device)  # fail early on a bad checkpoint
-    timer.add("setup", time.perf_counter() - t_job)
+    ckpt_path = model_path(checkpoint)
     if pose2d == "auto":
         name, reason = resolve_auto(det_weights, pose_weights)
     else:
@@ -515,26 +675,45 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
         raise PoseMoEError(f"--det-weights/--pose-weights are for --pose2d mmpose (or auto), not {pose2d}")
     backend_options = (dict(det_weights=det_weights, pose_weights=pose_weights, device=device) if name == "mmpose"
                        else {"max_people": max_people})
+    # a person seen for under a quarter of a second is a detector's flicker, not someone to lift
+    tracker_options = dict(max_people=max_people, min_track_length=max(3, round(info.fps / 4)))
+    timer.add("setup", time.perf_counter() - t_job)
     log(f"[video] {src.name}: {info.width}x{info.height}, {info.fps:.2f} fps, ~{info.frame_count} frames; "
         f"2D: {name} ({reason}); 3D: {ckpt_path.name}")
-    warned: list[str] = []
-    # a person seen for under a quarter of a second is a detector's flicker, not someone to lift
-    tracker = Tracker(max_people=max_people, min_track_length=max(3, round(info.fps / 4)))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        t = time.perf_counter()
-        with make_backend(name, **backend_options) as backend, VideoReader(src, _reader_format(backend)) as reader, \
-                _bar(info.frame_count, "2D + tracking", progress) as bar:
+    if device not in (None, "cpu"):
+        check_device(device)  # before the 2D pass starts (it loads torch: the pass then runs in this process)
+    pass_args = (src, name, backend_options, tracker_options, info.frame_count, progress)
+    if separate_2d is None:
+        # MediaPipe needs no torch: its pass runs in its own process while this one loads torch
+        separate_2d = name == "mediapipe" and "torch" not in sys.modules and can_fork()
+    if separate_2d:
+        with find_people_beside(*pass_args) as found:
+            t = time.perf_counter()
+            model, _, _ = _load_for_lifting(checkpoint, device)
             timer.add("setup", time.perf_counter() - t)
-            detect = backend.detect_rgb if reader.pixel_format == "rgb24" else backend
-            n = detect_and_track(iter(reader), detect, tracker, timer, bar, rgb=reader.pixel_format == "rgb24")
-    warned += [str(w.message) for w in caught]
+            try:
+                people = found()
+            except PassProcessDied as exc:
+                if exc.exitcode is None or exc.exitcode >= 0:
+                    raise
+                # killed by a signal (a native crash after the fork): the pass can still run here
+                log(f"[video] the 2D pass's process stopped (signal {-exc.exitcode}); running it in this one")
+                people = find_people(*pass_args)
+    else:
+        t = time.perf_counter()
+        model, _, _ = load_model(checkpoint, device)  # a bad checkpoint fails before any work
+        timer.add("setup", time.perf_counter() - t)
+        people = find_people(*pass_args)
+    for stage, seconds in people.stage_seconds.items():
+        timer.add(stage, seconds)
+    n, tracks, warned = people.frames, people.tracks, people.warnings
     for msg in warned:
         log(f"[video] warning: {msg}")
-    tracks = tracker.finalize(n)
     if tracks.num_people == 0:
         log(f"[video] no person found in any of the {n} frames; the output shows the video unchanged")
     pose3d = lift_all(model, tracks, (info.width, info.height), device, timer, focal_px)
+    from pipeline.world import place_in_world
+
     t = time.perf_counter()
     results = place_in_world(_finish_results(tracks, pose3d, info.fps, (info.width, info.height), ckpt_path, name,
                                              reason, {"input": str(src)}), focal_px, smoothing, bones)
@@ -561,7 +740,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
         timer.add("export", time.perf_counter() - t)
     timer.wall_s = time.perf_counter() - t_job
     return JobResult(n, tracks.num_people, name, reason, outputs, timer.summary(n), warned, dict(timer.seconds),
-                     timer.wall_s)
+                     timer.wall_s, separate_2d=people.pid != os.getpid())
 
 
 def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, device: str | None = None,
@@ -612,6 +791,8 @@ def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, 
     if tracks.num_people == 0:
         log(f"[lift] no person in any of the {n} frames (no finite keypoints); the output holds 0 people")
     pose3d = lift_all(model, tracks, size, device, timer)
+    from pipeline.world import place_in_world
+
     results = place_in_world(_finish_results(tracks, pose3d, fps, size, ckpt_path, "keypoints", f"read from {src.name}",
                                              {"input": str(src)}), None, parse_smoothing(DEFAULT_SMOOTHING if smooth is None else smooth),
                              bones)

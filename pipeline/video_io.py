@@ -514,6 +514,9 @@ class VideoWriter:
             stream.width, stream.height = self.encoded_size
             stream.pix_fmt = "yuv420p"
             stream.codec_context.time_base = 1 / rate
+            # x264 on frame threads (as many as it picks): a 2160x1920 frame took 14 ms against 25
+            # on one thread and 19 with slice threads, the same bytes within a few per cent
+            stream.codec_context.thread_type = "FRAME"
             if name == "mpeg4":
                 stream.bit_rate = max(1_000_000, self.encoded_size[0] * self.encoded_size[1] * 4)
             return stream

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -31,26 +30,11 @@ import torch
 from posemoe.errors import PoseMoEError
 from posemoe.model import PoseMoE, PoseMoEConfig
 from posemoe.normalization import DESCRIPTIONS, check_input_norm
+from posemoe.shipped import DEFAULT_NAME, SHIPPED_PACKAGE, shipped_weights  # noqa: F401 - re-exported
 
 FORMAT = "posemoe-checkpoint-v1"
 JOINTS = "h36m17"
 OUTPUT_DESCRIPTION = "root-relative 3D joints in camera axes (x right, y down, z forward), metres"
-SHIPPED_PACKAGE = "posemoe.weights"  # the repository's weights/ folder, installed as this package
-DEFAULT_NAME = "posemoe-default.pt"  # the default lifting model (model card: weights/README.md)
-
-
-def shipped_weights(name: str = DEFAULT_NAME) -> Path:
-    """Path of a file shipped in ``weights/`` (default: the default lifting model); it may be missing.
-
-    pyproject.toml installs the repository's ``weights/`` folder as the package ``posemoe.weights``
-    with its ``*.pt`` files and model card, so ``importlib.resources`` finds them in an installed
-    wheel and, through the editable install, in the checkout. A checkout put on ``sys.path``
-    without being installed has no such package: then ``weights/`` beside the source tree.
-    """
-    try:
-        return Path(str(files(SHIPPED_PACKAGE).joinpath(name)))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "weights" / name
 
 
 def input_spec(cfg: PoseMoEConfig) -> dict[str, Any]:

@@ -13,15 +13,25 @@ Both detector layouts are mapped to ``H36M17`` with the same definitions (see
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
 
 from posemoe.errors import PoseMoEError
 
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+if TYPE_CHECKING:
+    import torch
+
+# numpy or torch; torch is not imported here (the 2D side of the application never needs it)
+ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
+
+
+def _torch_tensor(x) -> bool:
+    """Whether `x` is a torch tensor (False without importing torch when nothing has loaded it)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 @dataclass(frozen=True)
@@ -163,7 +173,9 @@ def _check_joints(x: np.ndarray | torch.Tensor, joints: int, what: str, min_chan
 def h36m32_to_h36m17(x: ArrayT) -> ArrayT:
     """Select the 17 evaluation joints: (..., 32, C) -> (..., 17, C); numpy or torch."""
     _check_joints(x, 32, "h36m32_to_h36m17 input")
-    if isinstance(x, torch.Tensor):
+    if _torch_tensor(x):
+        import torch
+
         idx = torch.as_tensor(H36M32_TO_17, dtype=torch.long, device=x.device)
         return x.index_select(-2, idx)
     return np.asarray(x)[..., list(H36M32_TO_17), :]
@@ -284,7 +296,9 @@ def flip_pose(x: ArrayT, skeleton: Skeleton = H36M17) -> ArrayT:
     """
     _check_joints(x, skeleton.num_joints, f"flip_pose input ({skeleton.name})", min_channels=2)
     perm = skeleton.flip_permutation
-    if isinstance(x, torch.Tensor):
+    if _torch_tensor(x):
+        import torch
+
         out = x.index_select(-2, torch.as_tensor(perm, device=x.device))  # a copy
         out[..., 0] = -out[..., 0]
         return out

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -226,3 +228,34 @@ def test_reader_rgb_is_bgr_reversed(tmp_path: Path) -> None:
     assert np.abs(bgr[..., ::-1].astype(int) - rgb).max() <= 1
     with pytest.raises(PoseMoEError, match="pixel_format"):
         VideoReader(path, "gray")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads Linux's /proc")
+def test_tree_rss_counts_a_process_and_its_forked_children_together() -> None:
+    import subprocess
+    import time
+
+    from pipeline.bench import tree_rss_mb
+
+    # a process holding ~120 MB whose forked child holds another ~150 MB of its own
+    code = ("import os, sys, time, numpy as np\n"
+            "a = np.ones(120 * 2**20 // 8)\n"
+            "if os.fork() == 0:\n"
+            "    b = np.ones(150 * 2**20 // 8); print(os.getpid(), flush=True); time.sleep(30); os._exit(0)\n"
+            "sys.stdin.readline()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(proc.stdout.readline())
+        time.sleep(0.2)
+        whole = tree_rss_mb(proc.pid)
+        with open(f"/proc/{proc.pid}/status") as f:
+            own = next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+        assert own > 120 and whole > own + 140, (own, whole)
+    finally:
+        proc.kill()
+        proc.wait()
+        try:
+            os.kill(child, 9)
+        except (NameError, ProcessLookupError):
+            pass
+    assert tree_rss_mb(proc.pid) is None  # gone

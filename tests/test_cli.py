@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,20 @@ def test_console_script_exits_fast_with_the_right_status_and_output(tmp_path: Pa
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error:") and "no such file" in bad.stderr
     usage = subprocess.run([sys.executable, "-c", script, "no-such-command"], capture_output=True, text=True, timeout=120)
     assert usage.returncode == 2 and "No such command" in usage.stderr
+
+
+def test_the_command_line_and_the_2d_side_start_without_torch() -> None:
+    # torch takes about 1 s to import: `posemoe --help` and the 2D pass do without it
+    import subprocess
+
+    code = ("import sys, pipeline.cli, pipeline.video, posemoe, posemoe.skeleton, posemoe.smoothing\n"
+            "print('torch' in sys.modules)\n"
+            "posemoe.PoseMoE\n"
+            "print('torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]  # loaded on first use of a name that needs it
+    import posemoe
+
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        posemoe.Nothing

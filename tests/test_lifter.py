@@ -114,6 +114,8 @@ def test_missing_default_weights_is_a_clear_error(monkeypatch, tmp_path: Path) -
     with pytest.raises(PoseMoEError, match="default weights are missing; restore them with `git checkout -- weights/`"):
         Lifter.from_checkpoint(None)
     from pipeline.video import load_model  # the video pipeline's own loader says the same, naming its option
+    import posemoe.shipped
 
+    monkeypatch.setattr(posemoe.shipped, "shipped_weights", lambda: tmp_path / "none.pt")
     with pytest.raises(PoseMoEError, match=r"default weights are missing.*--checkpoint"):
         load_model(None, None)

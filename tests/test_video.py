@@ -12,11 +12,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+import pipeline.video as video_mod
 from pipeline.cli import app
 from pipeline.export import load_results
 from pipeline.video_io import VideoWriter, probe
 from posemoe import PoseMoE, PoseMoEConfig
 from posemoe.checkpoint import make_checkpoint, save_checkpoint
+from posemoe.errors import PoseMoEError
 
 pytest.importorskip("mediapipe")
 runner = CliRunner()
@@ -122,3 +124,115 @@ def test_lifting_uses_two_threads_only_when_openmp_waits_are_passive(monkeypatch
     code = "import os, torch, pipeline; print(os.environ.get('OMP_WAIT_POLICY'))"  # too late to matter: left alone
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "None"
+
+
+# ------------------------------------------------------------------ the 2D pass in its own process
+
+def _pass_args(clip: Path) -> tuple:
+    return (clip, "mediapipe", {"max_people": None}, {"max_people": None, "min_track_length": 3}, None, False)
+
+
+needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the 2D pass runs in a forked process only on Linux")
+
+
+FRESH_PASS = """
+import json, os, sys
+from pathlib import Path
+import numpy as np
+import pipeline.video as v
+from posemoe.errors import PoseMoEError
+
+clip, broken, ckpt, out = (Path(a) for a in sys.argv[1:5])
+assert v.can_fork() and "torch" not in sys.modules and "mediapipe" not in sys.modules
+job = v.process_video(clip, out, checkpoint=ckpt, progress=False, log=lambda m: None)  # the command's way
+assert job.separate_2d and job.people == 1 and "mediapipe" not in sys.modules
+args = lambda c: (c, "mediapipe", {"max_people": None}, {"max_people": None, "min_track_length": 3}, None, False)
+with v.find_people_beside(*args(clip)) as result:
+    there = result()
+errors = []
+for run in ("beside", "here"):  # the forked pass first: this process has not loaded MediaPipe yet
+    try:
+        if run == "beside":
+            with v.find_people_beside(*args(broken)) as result:
+                result()
+        else:
+            v.find_people(*args(broken))
+    except PoseMoEError as exc:
+        errors.append(str(exc))
+here = v.find_people(*args(clip))
+same = {k: bool(np.array_equal(getattr(there.tracks, k), getattr(here.tracks, k), equal_nan=True))
+        for k in ("track_ids", "keypoints", "scores", "present", "interpolated", "low_confidence")}
+print(json.dumps({"pids": [there.pid, here.pid, os.getpid()], "frames": [there.frames, here.frames],
+                  "people": [there.tracks.num_people, here.tracks.num_people], "same": same,
+                  "warnings": [there.warnings, here.warnings], "has_2d": there.stage_seconds.get("2d", 0) > 0,
+                  "errors": errors}))
+"""
+
+
+@needs_fork
+def test_the_2d_pass_in_its_own_process_finds_what_it_finds_in_this_one(ckpt: Path, tmp_path: Path) -> None:
+    # a fresh interpreter: forking is for a process that has not loaded MediaPipe (this one has)
+    import json
+    import subprocess
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    done = subprocess.run([sys.executable, "-c", FRESH_PASS, str(CLIP), str(broken), str(ckpt), str(tmp_path / "out.mp4")], capture_output=True,
+                          text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    beside, here, me = got["pids"]
+    assert beside != me and here == me  # the pass really ran in another process
+    assert got["frames"] == [100, 100] and got["people"] == [1, 1] and got["has_2d"]
+    assert all(got["same"].values()), got["same"]
+    assert got["warnings"][0] == got["warnings"][1]
+    # a bad clip: the same one-line error from the forked pass as from this one
+    assert len(got["errors"]) == 2 and got["errors"][0] == got["errors"][1] and str(broken) in got["errors"][0]
+
+
+@needs_fork
+def test_a_bug_or_a_crash_in_the_2d_process_is_reported_not_hung(monkeypatch) -> None:
+    def bug(*args, **kwargs):
+        raise ValueError("a bug in the 2D pass")
+
+    monkeypatch.setattr(video_mod, "find_people", bug)  # the forked process runs this module's copy
+    with pytest.raises(ValueError, match="a bug in the 2D pass") as info:
+        with video_mod.find_people_beside(*_pass_args(CLIP)) as result:
+            result()
+    assert any("in the 2D pass's process" in note and ", in bug" in note for note in info.value.__notes__)
+
+    monkeypatch.setattr(video_mod, "find_people", lambda *a, **k: os._exit(3))
+    with pytest.raises(PoseMoEError, match=r"ended without a result \(exit status 3\)"):
+        with video_mod.find_people_beside(*_pass_args(CLIP)) as result:
+            result()
+
+
+@needs_fork
+def test_leaving_early_ends_the_2d_process() -> None:
+    with pytest.raises(RuntimeError, match="the checkpoint failed"):
+        with video_mod.find_people_beside(*_pass_args(CLIP)):
+            import multiprocessing
+
+            children = multiprocessing.active_children()
+            assert [p.name for p in children] == ["posemoe-2d"]
+            raise RuntimeError("the checkpoint failed")  # what a bad checkpoint does meanwhile
+    assert not children[0].is_alive()
+
+
+@needs_fork
+def test_a_2d_process_killed_by_a_signal_is_run_again_here(ckpt: Path, tmp_path: Path, monkeypatch) -> None:
+    import signal
+
+    real, parent = video_mod.find_people, os.getpid()
+
+    def killed_when_forked(*args, **kwargs):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(video_mod, "find_people", killed_when_forked)
+    logs: list[str] = []
+    job = video_mod.process_video(CLIP, tmp_path / "out.mp4", checkpoint=ckpt, progress=False, log=logs.append,
+                                  separate_2d=True)
+    assert job.frames == 100 and job.people == 1 and probe(tmp_path / "out.mp4").frame_count == 100
+    assert any(f"stopped (signal {int(signal.SIGKILL)}); running it in this one" in m for m in logs), logs
