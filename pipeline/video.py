@@ -451,6 +451,12 @@ class PassProcessDied(PoseMoEError):
 
 def _find_people_child(conn, args: tuple, ready) -> None:
     """The forked process's side of `find_people_beside`: the pass, then its result or its exception."""
+    if "matplotlib.pyplot" not in sys.modules:
+        # importing mediapipe imports pyplot for drawing helpers this process never calls (0.2 s of
+        # its 0.5 s); this process only runs the 2D pass and then ends, so a stand-in will do
+        import types
+
+        sys.modules["matplotlib.pyplot"] = types.ModuleType("matplotlib.pyplot")
     try:
         conn.send(("ok", find_people(*args, preload=False, ready=ready)))
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
