@@ -69,9 +69,9 @@ def lift_threads() -> int:
 class StageTimer:
     """Wall time per stage, for the summary printed at the end of a run (thread-safe).
 
-    Stages that run in their own threads (decode, encode) overlap the others, so a stage's
-    seconds are the time its own thread spent on it, and their sum can exceed the job's elapsed
-    time. The job sets `wall_s` (seconds from start to finish, set-up included); frames/s end to
+    Stages that run in their own threads (decode, encode) or beside the 2D pass's process (load:
+    torch and the lifting network) overlap the others, so a stage's seconds are the time its own
+    thread spent on it, and their sum can exceed the job's elapsed time. The job sets `wall_s` (seconds from start to finish, set-up included); frames/s end to
     end is frames / `wall_s` (frames / the sum of the stages while it is not set).
     """
 
@@ -100,7 +100,10 @@ class StageTimer:
         total = self.wall_s if self.wall_s is not None else sum(self.seconds.values())
         parts = [f"{k} {1000 * v / max(frames, 1):.1f}" for k, v in self.seconds.items()]
         fps = frames / total if total > 0 else float("inf")
-        overlap = " (decode and encode overlap the other stages)" if self.wall_s is not None else ""
+        overlap = ""
+        if self.wall_s is not None:
+            overlap = (" (decode, encode and load overlap the other stages)" if "load" in self.seconds
+                       else " (decode and encode overlap the other stages)")
         return f"ms/frame: {', '.join(parts)} | total {total:.1f} s{overlap}, {fps:.1f} frames/s end to end"
 
     def as_dict(self, frames: int) -> dict:
@@ -279,9 +282,9 @@ def make_output_folder(out: Path) -> None:
                            f"choose another output path or fix the permissions") from None
 
 
-def _bar(total: int | None, desc: str, enabled: bool) -> tqdm:
+def _bar(total: int | None, desc: str, enabled: bool, initial: int = 0) -> tqdm:
     return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=not enabled, dynamic_ncols=True,
-                leave=False)
+                leave=False, initial=initial)
 
 
 def check_device(device: str | None) -> None:
@@ -387,6 +390,7 @@ class _BarWhenReady:
     def __init__(self, total: int | None, desc: str, enabled: bool, ready=None) -> None:
         self.total, self.desc, self.enabled, self.ready = total, desc, enabled, ready
         self.done = 0
+        self.started = time.time()  # tqdm's clock: the bar's rate counts from here
         self.bar: tqdm | None = None
 
     def update(self, k: int = 1) -> None:
@@ -394,8 +398,8 @@ class _BarWhenReady:
         if self.bar is not None:
             self.bar.update(k)
         elif self.enabled and (self.ready is None or self.ready.is_set()):
-            self.bar = _bar(self.total, self.desc, True)
-            self.bar.update(self.done)
+            self.bar = _bar(self.total, self.desc, True, initial=self.done)  # its rate: from the next frames on
+            self.bar.start_t = self.started  # its elapsed time: from the pass's start
 
     def __enter__(self) -> _BarWhenReady:
         self.update(0)
@@ -696,7 +700,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
         with find_people_beside(*pass_args) as found:
             t = time.perf_counter()
             model, _, _ = _load_for_lifting(checkpoint, device)
-            timer.add("setup", time.perf_counter() - t)
+            timer.add("load", time.perf_counter() - t)  # beside the 2D pass's process
             try:
                 people = found()
             except PassProcessDied as exc:
