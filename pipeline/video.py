@@ -453,8 +453,23 @@ class PassProcessDied(PoseMoEError):
         self.exitcode = exitcode
 
 
-def _find_people_child(conn, args: tuple, ready) -> None:
+def _end_with_parent(parent: int) -> None:
+    """Have Linux stop this process when its parent ends (killed, out of memory) instead of leaving it
+    to finish a pass nobody will read (``prctl(PR_SET_PDEATHSIG)``; nothing elsewhere)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent ended before the request took effect
+        os._exit(1)
+
+
+def _find_people_child(conn, args: tuple, ready, parent: int) -> None:
     """The forked process's side of `find_people_beside`: the pass, then its result or its exception."""
+    _end_with_parent(parent)
     if "matplotlib.pyplot" not in sys.modules:
         # importing mediapipe imports pyplot for drawing helpers this process never calls (0.2 s of
         # its 0.5 s); this process only runs the 2D pass and then ends, so a stand-in will do
@@ -492,7 +507,8 @@ def find_people_beside(*args) -> Iterator[Callable[[], PeoplePass]]:
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     ready = ctx.Event()
-    proc = ctx.Process(target=_find_people_child, args=(send, args, ready), name="posemoe-2d", daemon=True)
+    proc = ctx.Process(target=_find_people_child, args=(send, args, ready, os.getpid()), name="posemoe-2d",
+                       daemon=True)
     proc.start()
     send.close()
     got: list[PeoplePass] = []

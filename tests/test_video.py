@@ -236,3 +236,40 @@ def test_a_2d_process_killed_by_a_signal_is_run_again_here(ckpt: Path, tmp_path:
                                   separate_2d=True)
     assert job.frames == 100 and job.people == 1 and probe(tmp_path / "out.mp4").frame_count == 100
     assert any(f"stopped (signal {int(signal.SIGKILL)}); running it in this one" in m for m in logs), logs
+
+
+ORPHAN = """
+import multiprocessing, os, signal, sys
+from pathlib import Path
+import pipeline.video as v
+
+args = (Path(sys.argv[1]), "mediapipe", {"max_people": None}, {"max_people": None, "min_track_length": 3}, None, False)
+with v.find_people_beside(*args):
+    print(multiprocessing.active_children()[0].pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # this process dies without a word to the 2D pass's
+"""
+
+
+@needs_fork
+def test_the_2d_process_ends_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    def running(pid: int) -> bool:  # a zombie waiting for a parent to read its status has ended
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            return False
+
+    out = tmp_path / "out.txt"
+    with open(out, "w") as f:  # a file, not a pipe: the forked process must not keep `run` waiting
+        done = subprocess.run([sys.executable, "-c", ORPHAN, str(CLIP)], stdout=f, stderr=subprocess.STDOUT,
+                              timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == -9, out.read_text()
+    child = int(out.read_text().split()[0])
+    deadline = time.monotonic() + 1.5  # the pass itself would run on for 2-3 s
+    while running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if running(child):
+        os.kill(child, 9)
+        raise AssertionError("the 2D pass's process outlived the main process")
