@@ -501,15 +501,24 @@ def find_people_beside(*args) -> Iterator[Callable[[], PeoplePass]]:
 
     Two processes rather than two threads: the other work is Python imports (torch, SciPy) that hold
     the interpreter's lock, and beside the 2D pass in one process both slowed down about as much
-    as they overlapped. Leaving the block (also by an exception) ends the process."""
+    as they overlapped. Leaving the block (also by an exception) ends the process. Where no process
+    can be started (a process limit, no POSIX semaphores), ``result()`` runs the pass in this one."""
     import multiprocessing
 
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    ready = ctx.Event()
-    proc = ctx.Process(target=_find_people_child, args=(send, args, ready, os.getpid()), name="posemoe-2d",
-                       daemon=True)
-    proc.start()
+    opened: list = []
+    try:
+        ctx = multiprocessing.get_context("fork")
+        receive, send = ctx.Pipe(duplex=False)
+        opened += [receive, send]
+        ready = ctx.Event()
+        proc = ctx.Process(target=_find_people_child, args=(send, args, ready, os.getpid()), name="posemoe-2d",
+                           daemon=True)
+        proc.start()
+    except (OSError, ImportError, ValueError):
+        for end in opened:
+            end.close()
+        yield lambda: find_people(*args)
+        return
     send.close()
     got: list[PeoplePass] = []
 

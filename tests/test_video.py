@@ -273,3 +273,26 @@ def test_the_2d_process_ends_when_the_main_process_is_killed(tmp_path: Path) -> 
     if running(child):
         os.kill(child, 9)
         raise AssertionError("the 2D pass's process outlived the main process")
+
+
+@needs_fork
+def test_where_no_process_can_start_the_pass_runs_here(monkeypatch) -> None:
+    import multiprocessing
+
+    real = multiprocessing.get_context
+
+    class NoSemaphores:  # what a system without working POSIX semaphores does
+        def __init__(self, ctx) -> None:
+            self.ctx = ctx
+
+        def Pipe(self, duplex: bool = True):  # noqa: N802 - multiprocessing's name
+            return self.ctx.Pipe(duplex)
+
+        def Event(self):  # noqa: N802
+            raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method=None: NoSemaphores(real(method)))
+    args = (CLIP, "mediapipe", {"max_people": None}, {"max_people": None, "min_track_length": 3}, None, False)
+    with video_mod.find_people_beside(*args) as result:
+        people = result()
+    assert people.pid == os.getpid() and people.frames == 100 and people.tracks.num_people == 1
