@@ -71,8 +71,9 @@ class StageTimer:
 
     Stages that run in their own threads (decode, encode) or beside the 2D pass's process (load:
     torch and the lifting network) overlap the others, so a stage's seconds are the time its own
-    thread spent on it, and their sum can exceed the job's elapsed time. The job sets `wall_s` (seconds from start to finish, set-up included); frames/s end to
-    end is frames / `wall_s` (frames / the sum of the stages while it is not set).
+    thread spent on it, and their sum can exceed the job's elapsed time. The job sets `wall_s`
+    (seconds from start to finish, set-up included); frames/s end to end is frames / `wall_s`
+    (frames / the sum of the stages while it is not set).
     """
 
     seconds: dict[str, float] = field(default_factory=dict)
@@ -482,8 +483,9 @@ def _find_people_child(conn, args: tuple, ready, parent: int) -> None:
         import pickle
         import traceback
 
-        if not isinstance(exc, (PoseMoEError, KeyboardInterrupt)):
-            exc.add_note("in the 2D pass's process:\n" + "".join(traceback.format_exception(exc)).rstrip())
+        add_note = getattr(exc, "add_note", None)  # Python 3.11+
+        if add_note is not None and not isinstance(exc, (PoseMoEError, KeyboardInterrupt)):
+            add_note("in the 2D pass's process:\n" + "".join(traceback.format_exception(exc)).rstrip())
         try:
             pickle.dumps(exc)
         except Exception:  # noqa: BLE001 - an exception that does not pickle travels as text
