@@ -11,8 +11,8 @@ What one run does:
    that each run's peak memory is its own: the largest total resident memory of the job's
    processes (the job runs its 2D pass in a forked process beside the main one), sampled every
    10 ms from ``/proc`` on Linux, or the largest single process's from ``os.wait4`` if that is
-   more (or elsewhere). ``--repeats`` runs each clip several times and keeps the fastest run (peak memory:
-   the largest of the runs).
+   more (or elsewhere). ``--repeats`` runs each clip several times and keeps the fastest run
+   (peak memory: the largest of the runs).
 3. Times the lifter alone (``pipeline.lift.lift_tracks``: batched sliding windows with 50 %
    overlap and test-time flip, exactly as the job lifts) on one track as long as the long clip,
    and the renderer alone (``pipeline.render.benchmark_render``), best of 3.
