@@ -292,7 +292,6 @@ def test_where_no_process_can_start_the_pass_runs_here(monkeypatch) -> None:
             raise OSError(38, "Function not implemented")
 
     monkeypatch.setattr(multiprocessing, "get_context", lambda method=None: NoSemaphores(real(method)))
-    args = (CLIP, "mediapipe", {"max_people": None}, {"max_people": None, "min_track_length": 3}, None, False)
-    with video_mod.find_people_beside(*args) as result:
+    with video_mod.find_people_beside(*_pass_args(CLIP)) as result:
         people = result()
     assert people.pid == os.getpid() and people.frames == 100 and people.tracks.num_people == 1
