@@ -71,19 +71,19 @@ rule: of the zero-phase settings that, on the synthetic walk test clip with exac
 90 % of the waving wrist's true peak speed when applied to the true motion, the one that removes
 the most jitter (mean joint acceleration) on the real test clips. Measured:
 
-- synthetic walk: jitter 2.9 -> 1.2 mm/frame^2 (the true motion's own acceleration is 2.6),
-  acceleration error to the truth 3.7 -> 2.3 mm/frame^2, MPJPE 65.2 -> 65.2 mm, lag against the
-  unsmoothed output +0.04 frames; on the true motion it adds 0.3 mm of error and keeps 94 % of
+- synthetic walk: jitter 5.5 -> 2.7 mm/frame^2 (the true motion's own acceleration is 2.6),
+  acceleration error to the truth 5.5 -> 2.5 mm/frame^2, MPJPE 58.7 -> 58.5 mm, lag against the
+  unsmoothed output +0.03 frames; on the true motion it adds 0.3 mm of error and keeps 94 % of
   the wrist's peak speed;
 - real clips (tennis 30 fps, two people 28 fps, a portrait dribble at 12 fps): the jitter drops
-  to 24 %, 23 % and 67 % of the unsmoothed output's, moving the joints by 2.7, 3.4 and 2.0 mm on
-  average, with no lag (within 0.04 frames).
+  to 37 %, 33 % and 82 % of the unsmoothed output's, moving the joints by 2.4, 2.1 and 2.5 mm on
+  average, with no lag (within 0.01 frames).
 
-``savgol:0.3,2`` came close (39 % of the jitter on average over the real clips against 38 %,
-92 % of the wrist speed); ``gaussian:0.04`` removes about as much jitter but blurs the true
-motion more (1.2 mm added, 90 % of the wrist speed): a Gaussian already damps slow motion that a
-Butterworth filter passes. Wider settings remove more jitter and flatten fast movements. A
-one-directional filter (``butter:6,2`` run forwards only) is 0.84 frames late and adds 6.8 mm of
+``savgol:0.3,2`` came close (about 51 % of the jitter on average over the real clips, like this
+filter, but 92 % of the wrist speed against 94 %); ``gaussian:0.04`` removes about as much
+jitter but blurs the true motion more (1.2 mm added, 90 % of the wrist speed): a Gaussian already
+damps slow motion that a Butterworth filter passes. Wider settings remove more jitter and flatten
+fast movements. A one-directional filter (``butter:6,2`` run forwards only) is 0.90 frames late and adds 6.8 mm of
 error to the true motion, where its zero-phase version adds 0.0 mm.
 """
 

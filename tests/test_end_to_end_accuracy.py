@@ -9,12 +9,12 @@ are not Human3.6M's joints) and a cartoon figure seen by a camera that is not on
 dataset's, so the bound is the card's figures plus an allowance for that gap: 45 mm on MPJPE,
 27 mm on P-MPJPE.
 
-Measured with the shipped default (card 51.79 / 38.95 mm, bound 96.79 / 65.95 mm): the saved
-output with the default smoothing and median bone lengths 64.5 / 53.7 mm (MPJPE / P-MPJPE); the
+Measured with the shipped default (card 42.58 / 32.31 mm, bound 87.58 / 59.31 mm): the saved
+output with the default smoothing and median bone lengths 57.4 / 43.7 mm (MPJPE / P-MPJPE); the
 network's raw output, lifted again from the saved 2D through `pipeline.lift.lift_tracks`,
-65.2 / 54.8 mm. Wiring faults injected into the saved 2D and lifted the same way: image y axis
-flipped 671.0 / 102.9 mm; left and right joints swapped 260.6 / 144.8 mm; both are caught by both
-bounds. Shifting the 2D by a quarter of the frame width gives 88.4 / 58.0 mm: the input is
+58.7 / 45.6 mm. Wiring faults injected into the saved 2D and lifted the same way: image y axis
+flipped 684.1 / 124.4 mm; left and right joints swapped 257.0 / 157.1 mm; both are caught by both
+bounds. Shifting the 2D by a quarter of the frame width gives 83.4 / 48.6 mm: the input is
 centred on the person, but the person is lifted as seen along their own ray from the camera, and
 that ray no longer matches the picture after the shift.
 """
@@ -99,8 +99,8 @@ def placed(tmp_path_factory: pytest.TempPathFactory):
 def test_trajectory_follows_the_known_path(placed) -> None:
     """The pelvis placed in the camera frame from 2D size and focal length, against the clip's truth.
 
-    Measured: 0.20 m mean error at 3.8-5.2 m from the camera (the lifted body is about 5 % smaller
-    than the drawn figure, so it is placed about 5 % nearer); camera height 1.47 m (truth 1.35 m).
+    Measured: 0.17 m mean error (0.27 m at most) at 3.8-5.2 m from the camera; camera height 1.45 m
+    (truth 1.35 m).
     """
     results, _, truth = placed
     root_truth = truth["keypoints3d_camera"][:, 0].astype(np.float64)
