@@ -16,6 +16,7 @@ A backend that takes RGB (MediaPipe, `input_format = "rgb24"`) gets frames decod
 
 from __future__ import annotations
 
+import gc
 import importlib
 import math
 import os
@@ -25,7 +26,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -334,11 +335,29 @@ def load_model(checkpoint: str | Path | None, device: str | None):
     return model, ckpt, path
 
 
+@contextmanager
+def gc_paused():
+    """Python's cyclic garbage collector paused while a block runs (restored after it).
+
+    Importing torch, SciPy's filters or MediaPipe creates hundreds of thousands of objects that
+    live as long as the process, and the collector keeps walking all of them while they are
+    created: about a tenth of the start-up's CPU time. Loading creates no garbage cycles worth
+    collecting, so the collector waits until it is done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _load_for_lifting(checkpoint: str | Path | None, device: str | None):
     """`load_model`, and what the steps after the 2D pass import (placing in the scene, SciPy's filters)."""
-    loaded = load_model(checkpoint, device)
-    for module in ("pipeline.lift", "pipeline.world", "scipy.signal"):
-        importlib.import_module(module)
+    with gc_paused():
+        loaded = load_model(checkpoint, device)
+        for module in ("pipeline.lift", "pipeline.world", "scipy.signal"):
+            importlib.import_module(module)
     return loaded
 
 
@@ -423,9 +442,11 @@ def find_people(src: Path, backend_name: str, backend_options: dict, tracker_opt
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         t = time.perf_counter()
-        with make_backend(backend_name, **backend_options) as backend, \
-                VideoReader(src, _reader_format(backend)) as reader, \
-                _BarWhenReady(frame_count, "2D + tracking", progress, ready) as bar:
+        with ExitStack() as stack:
+            with gc_paused():  # MediaPipe's import and the detector's start-up
+                backend = stack.enter_context(make_backend(backend_name, **backend_options))
+            reader = stack.enter_context(VideoReader(src, _reader_format(backend)))
+            bar = stack.enter_context(_BarWhenReady(frame_count, "2D + tracking", progress, ready))
             timer.add("setup", time.perf_counter() - t)
             detect = backend.detect_rgb if reader.pixel_format == "rgb24" else backend
             n = detect_and_track(iter(reader), detect, tracker, timer, bar, rgb=reader.pixel_format == "rgb24",

@@ -125,6 +125,33 @@ def test_lifting_uses_two_threads_only_when_openmp_waits_are_passive(monkeypatch
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "None"
 
+def test_loading_pauses_the_garbage_collector_and_restores_it(ckpt: Path, monkeypatch) -> None:
+    import gc
+
+    from pipeline.video import _load_for_lifting, gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("a failed load")
+    assert gc.isenabled()
+    gc.disable()  # a caller that turned it off keeps it off
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    # the network's load runs with the collector paused
+    seen = []
+    real = video_mod.load_model
+    monkeypatch.setattr(video_mod, "load_model", lambda *a: (seen.append(gc.isenabled()), real(*a))[1])
+    _load_for_lifting(ckpt, "cpu")
+    assert seen == [False] and gc.isenabled()
+
+
 
 # ------------------------------------------------------------------ the 2D pass in its own process
 
