@@ -331,7 +331,8 @@ def load_model(checkpoint: str | Path | None, device: str | None):
     from posemoe.checkpoint import load_checkpoint
 
     check_device(device)
-    model, ckpt = load_checkpoint(path, device=device or "cpu")
+    with gc_paused():  # torch's import and the network's load (see `gc_paused`)
+        model, ckpt = load_checkpoint(path, device=device or "cpu")
     return model, ckpt, path
 
 
