@@ -512,7 +512,7 @@ def _clip_rows(report: dict) -> list[tuple[str, ...]]:
     """One row per clip of the report's ``clips`` part: the whole job on drawn and real video.
     "job f/s": frames / the job's wall time (set-up included); "whole f/s": frames / the whole
     command's time (Python start-up, imports and exit too: what a user waits), against its goal."""
-    head = ("clip", "size", "frames", "people", "2d", "3d", "render", "encode", "decode", "setup s",
+    head = ("clip", "size", "frames", "people", "2d", "3d early", "3d", "render", "encode", "decode", "setup s",
             "job f/s", "whole s", "whole f/s", "goal", "peak MB")
     rows = [head]
     for c in report.get("clips", []):
@@ -521,7 +521,7 @@ def _clip_rows(report: dict) -> list[tuple[str, ...]]:
         whole = c["frames"] / c["process_s"] if c.get("process_s") else 0.0
         goal = clip_goal_fps(c["size"])
         rows.append((f"{c['clip']} ({c['kind']})", f"{c['size'][0]}x{c['size'][1]}", str(c["frames"]), str(c["people"]),
-                     *(_fmt(ms.get(k)) for k in ("2d", "3d", "render", "encode", "decode")),
+                     *(_fmt(ms.get(k)) for k in ("2d", "3d early", "3d", "render", "encode", "decode")),
                      _fmt(c["stage_seconds"].get("setup"), 2), _fmt(fps), _fmt(c.get("process_s"), 2), _fmt(whole),
                      f">= {goal:g}: {whole / goal:.2f}x", _fmt(c["peak_rss_mb"], 0)))
     return rows
@@ -533,7 +533,8 @@ def format_clips(report: dict) -> str:
     if len(rows) == 1:
         return ""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["whole job per clip (ms/frame per stage; decode and encode overlap the others):"]
+    lines = ["whole job per clip (ms/frame per stage; decode, encode and 3d early (lifting during the 2D "
+             "pass) overlap the others):"]
     for k, r in enumerate(rows):
         lines.append("  ".join(f"{v:<{widths[0]}}" if i == 0 else f"{v:>{widths[i]}}" for i, v in enumerate(r)))
         if k == 0:

@@ -16,9 +16,18 @@ length (`posemoe.windowing`, the same windowing as `posemoe.lifter.Lifter`); the
 tracks are lifted together in batches, with test-time flip, on the chosen device, and blended
 back per frame. Output: (P, F, 17, 3) float32 metres, root-relative, camera axes (x right, y down,
 z forward), NaN where the person is absent.
+
+Lifting early: `WindowCache` keeps the network's output for windows already lifted, keyed by the
+exact bytes of their input. `prelift` fills it from tracks that are still growing (the 2D pass
+sends what it has so far, `pipeline.video`): it lifts only the windows that lie wholly among
+frames that can no longer change, and `lift_tracks(..., cache=)` then lifts only the windows it
+does not find there. A window is taken from the cache only when its input is bit for bit the one
+lifted, so the result is that of lifting everything at the end, up to float32 rounding.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import torch
@@ -27,8 +36,39 @@ from posemoe.camera import normalize_screen
 from posemoe.errors import PoseMoEError
 from posemoe.lifter import predict_windows, predict_windows_routed, uses_view_rotation
 from posemoe.model import PoseMoE
-from posemoe.view_rotation import default_focal_px, look_at_person, screen_focal, turn_back
+from posemoe.view_rotation import SMOOTH_FRAMES, default_focal_px, look_at_person, screen_focal, turn_back
 from posemoe.windowing import blend_windows, gather_windows, plan_windows, stride_for
+
+
+class WindowCache:
+    """The network's output (T, 17, 3) for windows already lifted, keyed by their exact input
+    bytes (see the module docstring); `hits` and `misses` count the lookups of `lift_tracks`."""
+
+    def __init__(self) -> None:
+        self._out: dict[bytes, np.ndarray] = {}
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(window: np.ndarray) -> bytes:
+        """The key of one (T, 17, C) input window: a 128-bit BLAKE2b digest of its shape, dtype and bytes."""
+        w = np.ascontiguousarray(window)
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr((w.shape, w.dtype.str)).encode())
+        h.update(w.tobytes())
+        return h.digest()
+
+    def __len__(self) -> int:
+        return len(self._out)
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._out
+
+    def get(self, key: bytes) -> np.ndarray | None:
+        return self._out.get(key)
+
+    def put(self, key: bytes, pred: np.ndarray) -> None:
+        self._out[key] = np.asarray(pred, dtype=np.float32)
 
 
 def model_inputs(keypoints2d: np.ndarray, scores2d: np.ndarray, image_size: tuple[int, int], channels: int,
@@ -57,11 +97,12 @@ def model_inputs(keypoints2d: np.ndarray, scores2d: np.ndarray, image_size: tupl
 def lift_tracks(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
                 image_size: tuple[int, int], *, overlap: float = 0.5, flip: bool = True, batch_size: int = 256,
                 device: str | torch.device | None = None, joint_threshold: float = 0.3,
-                focal_px: float | None = None) -> np.ndarray:
-    """3D poses of every tracked person: (P, F, 17, 3) float32 metres, NaN where absent."""
+                focal_px: float | None = None, cache: WindowCache | None = None) -> np.ndarray:
+    """3D poses of every tracked person: (P, F, 17, 3) float32 metres, NaN where absent.
+    `cache`: windows lifted before (`prelift`, same model and options) are taken from it."""
     return _lift(model, keypoints2d, scores2d, present, image_size, overlap=overlap, flip=flip,
                  batch_size=batch_size, device=device, joint_threshold=joint_threshold, routes=False,
-                 focal_px=focal_px)[0]
+                 focal_px=focal_px, cache=cache)[0]
 
 
 def lift_tracks_routed(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
@@ -80,25 +121,23 @@ def lift_tracks_routed(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.nda
 
 def _lift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
           image_size: tuple[int, int], *, overlap: float, flip: bool, batch_size: int,
-          device: str | torch.device | None, joint_threshold: float, routes: bool, focal_px: float | None = None
-          ) -> tuple[np.ndarray, np.ndarray | None]:
+          device: str | torch.device | None, joint_threshold: float, routes: bool, focal_px: float | None = None,
+          cache: WindowCache | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     present = np.asarray(present, dtype=bool)
     kp = np.asarray(keypoints2d)
     if present.shape != kp.shape[:2]:
         raise PoseMoEError(f"present: expected shape {kp.shape[:2]} (people, frames), got {present.shape}")
     frames = model.frames
     stride = stride_for(frames, overlap)
-    x = model_inputs(kp, scores2d, image_size, model.cfg.in_channels, joint_threshold)
-    R = None
-    if uses_view_rotation(model):
-        w, h = image_size
-        x, R = look_at_person(x, screen_focal(focal_px if focal_px is not None else default_focal_px(w, h), w))
+    x, R = _inputs(model, kp, scores2d, image_size, joint_threshold, focal_px)
     plan = plan_windows(present, frames, stride)  # one row per track, windows within present segments
     windows = gather_windows(x, plan)  # (W, T, 17, C)
     route = None
     if routes:
         preds, route_w = predict_windows_routed(model, windows, flip=flip, batch_size=batch_size, device=device)
         route = blend_windows(route_w, plan).astype(np.float32)
+    elif cache is not None:
+        preds = _cached_predictions(model, windows, cache, flip=flip, batch_size=batch_size, device=device)
     else:
         preds = predict_windows(model, windows, flip=flip, batch_size=batch_size, device=device)
     out = blend_windows(preds, plan)  # (P, F, 17, 3), NaN where absent
@@ -106,3 +145,62 @@ def _lift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present
         out = turn_back(out, R)  # NaN where absent stays NaN
     out = out - out[:, :, :1]  # root-relative: the network's pelvis is near 0; make it exactly 0
     return out.astype(np.float32), route
+
+
+def _inputs(model: PoseMoE, kp: np.ndarray, scores2d: np.ndarray, image_size: tuple[int, int],
+            joint_threshold: float, focal_px: float | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The network's inputs (P, F, 17, C) for (P, F, 17, 2) keypoints, and the view rotations
+    (`look_at_person`) for a camera-invariant model (else None)."""
+    x = model_inputs(kp, scores2d, image_size, model.cfg.in_channels, joint_threshold)
+    if not uses_view_rotation(model):
+        return x, None
+    w, h = image_size
+    return look_at_person(x, screen_focal(focal_px if focal_px is not None else default_focal_px(w, h), w))
+
+
+def _cached_predictions(model: PoseMoE, windows: np.ndarray, cache: WindowCache, *, flip: bool, batch_size: int,
+                        device: str | torch.device | None) -> np.ndarray:
+    """`predict_windows` for (W, T, 17, C) windows, lifting only those not in `cache` (and adding them)."""
+    keys = [cache.key(w) for w in windows]
+    missing = [k for k, key in enumerate(keys) if key not in cache]
+    cache.hits += len(keys) - len(missing)
+    cache.misses += len(missing)
+    if missing:
+        new = predict_windows(model, windows[missing], flip=flip, batch_size=batch_size, device=device)
+        for k, pred in zip(missing, new):
+            cache.put(keys[k], pred)
+    if not keys:
+        return np.zeros(windows.shape[:-1] + (3,), dtype=np.float64)
+    return np.stack([cache.get(key) for key in keys]).astype(np.float64)
+
+
+def prelift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
+            image_size: tuple[int, int], cache: WindowCache, *, first: int, final: int, overlap: float = 0.5,
+            flip: bool = True, batch_size: int = 256, device: str | torch.device | None = None,
+            joint_threshold: float = 0.3, focal_px: float | None = None) -> int:
+    """Lift ahead, into `cache`, the windows of tracks still growing (arrays as for `lift_tracks`,
+    over the frames seen so far) that start at `first` or later and end by frame `final`, the
+    first frame that may still change (see `pipeline.video.GROWING_FRAMES`). Windows cut short by
+    their segment's end so far are left for later: that end may still move. Returns the number of
+    windows lifted (those already in `cache` are not lifted again)."""
+    present = np.asarray(present, dtype=bool)
+    kp = np.asarray(keypoints2d)
+    frames = model.frames
+    plan = plan_windows(present, frames, stride_for(frames, overlap))
+    chosen = [w for w in plan if w.real == frames and w.start >= first and w.start + frames <= final]
+    if not chosen:
+        return 0
+    # the inputs of a frame depend on its neighbours within half of `SMOOTH_FRAMES` (the view
+    # rotation's smoothed body centre), so compute them with that much context on both sides:
+    # the frames kept are then bit for bit what lifting the whole track computes
+    lo = max(0, min(w.start for w in chosen) - SMOOTH_FRAMES)
+    hi = min(present.shape[1], max(w.start for w in chosen) + frames + SMOOTH_FRAMES)
+    x, _ = _inputs(model, kp[:, lo:hi], np.asarray(scores2d)[:, lo:hi], image_size, joint_threshold, focal_px)
+    windows = np.stack([x[w.row, w.start - lo:w.start - lo + frames] for w in chosen])
+    keys = [cache.key(w) for w in windows]
+    todo = [k for k, key in enumerate(keys) if key not in cache]
+    if todo:
+        preds = predict_windows(model, windows[todo], flip=flip, batch_size=batch_size, device=device)
+        for k, pred in zip(todo, preds):
+            cache.put(keys[k], pred)
+    return len(todo)

@@ -3,7 +3,10 @@
 Two streaming passes over the input keep memory constant in the clip's length: pass 1 decodes
 each frame, finds people and tracks them (only keypoints are kept: about 200 bytes per person
 and frame); then every track is lifted to 3D with the whole clip known (future frames too);
-pass 2 decodes the frames again, draws 2D and 3D, and encodes the output. Nothing is written
+pass 2 decodes the frames again, draws 2D and 3D, and encodes the output. Where pass 1 runs in a
+process of its own (`find_people_beside`), it sends the tracks found so far as it goes, and the
+windows of them that can no longer change are lifted meanwhile (`EarlyLifter`; the 3D is the same
+as lifting everything afterwards, `pipeline.lift.WindowCache`). Nothing is written
 under the output names until each file is complete (`VideoWriter` and `export` write to a
 temporary name and rename).
 
@@ -45,6 +48,16 @@ QUEUE_FRAMES = 4
 # such windows took ~1.7 GB); small batches are about as fast on a CPU. Shorter windows get more
 # windows per pass (a 1-frame model: 432), so that per-call overhead does not dominate.
 LIFT_FRAMES = 16 * 27
+
+
+# Lifting early (`pipeline.lift.prelift`): while the 2D pass runs in its own process, it sends the
+# tracks found so far every `PART_FRAMES` frames (or every eighth of the frames so far, if that is
+# more: the tracker's arrays are rebuilt for each part), and this process lifts their settled
+# windows on one torch thread meanwhile. The last `GROWING_FRAMES` frames of a part may still
+# change: a gap of up to the tracker's `max_gap` (10) frames is filled in once the person is seen
+# again, and the view rotation averages the body centre over 9 frames (4 on either side).
+PART_FRAMES = 32
+GROWING_FRAMES = 16
 
 
 def lift_batch(model) -> int:
@@ -104,8 +117,8 @@ class StageTimer:
         fps = frames / total if total > 0 else float("inf")
         overlap = ""
         if self.wall_s is not None:
-            overlap = (" (decode, encode and load overlap the other stages)" if "load" in self.seconds
-                       else " (decode and encode overlap the other stages)")
+            names = ["decode", "encode"] + [k for k in ("load", "3d early") if k in self.seconds]
+            overlap = f" ({', '.join(names[:-1])} and {names[-1]} overlap the other stages)"
         return f"ms/frame: {', '.join(parts)} | total {total:.1f} s{overlap}, {fps:.1f} frames/s end to end"
 
     def as_dict(self, frames: int) -> dict:
@@ -363,9 +376,11 @@ def _load_for_lifting(checkpoint: str | Path | None, device: str | None):
 
 
 def detect_and_track(frames: Iterator[tuple[int, np.ndarray]], backend: Callable, tracker: Tracker,
-                     timer: StageTimer, bar: tqdm, rgb: bool = False, preload: bool = True) -> int:
+                     timer: StageTimer, bar: tqdm, rgb: bool = False, preload: bool = True,
+                     on_frame: Callable[[int], None] | None = None) -> int:
     """Pass 1: 2D keypoints of every frame, fed to the tracker with what each person looks like
     (`pipeline.appearance`; frames are RGB with `rgb`, else BGR). Returns the number of frames.
+    `on_frame(n)` is called after each frame, with the number of frames done.
 
     `frames` is iterated in a background thread (decoding overlaps the detector). `preload`:
     import what the steps after this pass need (SciPy's signal filters) in another thread meanwhile."""
@@ -388,7 +403,103 @@ def detect_and_track(frames: Iterator[tuple[int, np.ndarray]], backend: Callable
             timer.add("track", time.perf_counter() - t)
             n += 1
             bar.update(1)
+            if on_frame is not None:
+                on_frame(n)
     return n
+
+
+class PartSender:
+    """The 2D pass's side of lifting early: after every `PART_FRAMES` frames (or an eighth of the
+    frames so far, if more), `send` gets the tracks so far (`Tracker.finalize`) from the first
+    frame that may have changed since the last part on: a dict with `frames` (seen so far),
+    `start`, and `track_ids`, `keypoints`, `scores`, `present` over frames [start, frames)."""
+
+    def __init__(self, tracker: Tracker, send: Callable[[dict], None], timer: StageTimer) -> None:
+        self.tracker, self.send, self.timer = tracker, send, timer
+        self.sent = 0  # frames covered by the last part
+
+    def __call__(self, n: int) -> None:
+        if n - self.sent < max(PART_FRAMES, n // 8):
+            return
+        t = time.perf_counter()
+        tracks = self.tracker.finalize(n)
+        start = max(0, self.sent - GROWING_FRAMES)
+        self.send({"frames": n, "start": start, "track_ids": tracks.track_ids,
+                   "keypoints": tracks.keypoints[:, start:], "scores": tracks.scores[:, start:],
+                   "present": tracks.present[:, start:]})
+        self.sent = n
+        self.timer.add("track", time.perf_counter() - t)
+
+
+class EarlyLifter:
+    """This process's side of lifting early: `add` merges each part of the tracks (`PartSender`)
+    into the tracks as known so far, and lifts the windows that can no longer change into
+    `cache` (`pipeline.lift.prelift`, one torch thread: the 2D pass has the other core)."""
+
+    def __init__(self, model, image_size: tuple[int, int], device: str | None, focal_px: float | None,
+                 timer: StageTimer) -> None:
+        from pipeline.lift import WindowCache
+
+        self.model, self.image_size, self.device, self.focal_px, self.timer = model, image_size, device, focal_px, timer
+        self.cache = WindowCache()
+        self.rows: dict[int, int] = {}  # track id -> row
+        self.keypoints = np.full((0, 0, 17, 2), np.nan, dtype=np.float32)
+        self.scores = np.zeros((0, 0, 17), dtype=np.float32)
+        self.present = np.zeros((0, 0), dtype=bool)
+        self.frames = 0
+        self.lifted_to = 0  # windows ending by this frame were lifted
+
+    def _grow(self, people: int, frames: int) -> None:
+        p, f = self.present.shape
+        if people <= p and frames <= f:
+            return
+        P, F = max(people, p), max(frames, 2 * f)
+        kp = np.full((P, F, 17, 2), np.nan, dtype=np.float32)
+        sc = np.zeros((P, F, 17), dtype=np.float32)
+        pr = np.zeros((P, F), dtype=bool)
+        kp[:p, :f], sc[:p, :f], pr[:p, :f] = self.keypoints, self.scores, self.present
+        self.keypoints, self.scores, self.present = kp, sc, pr
+
+    def merge(self, part: dict) -> None:
+        """Take in one part (frames [start, frames) of every track the pass keeps so far)."""
+        n, start = int(part["frames"]), int(part["start"])
+        for tid in part["track_ids"]:
+            self.rows.setdefault(int(tid), len(self.rows))
+        self._grow(len(self.rows), n)
+        self.keypoints[:, start:n], self.scores[:, start:n], self.present[:, start:n] = np.nan, 0.0, False
+        for k, tid in enumerate(part["track_ids"]):
+            r = self.rows[int(tid)]
+            self.keypoints[r, start:n] = part["keypoints"][k]
+            self.scores[r, start:n] = part["scores"][k]
+            self.present[r, start:n] = part["present"][k]
+        self.frames = max(self.frames, n)
+
+    def lift(self) -> None:
+        """Lift the windows that settled since the last call."""
+        import torch
+
+        from pipeline.lift import prelift
+
+        final = self.frames - GROWING_FRAMES
+        if final <= self.lifted_to:
+            return
+        t = time.perf_counter()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            n = self.frames
+            prelift(self.model, self.keypoints[:, :n], self.scores[:, :n], self.present[:, :n], self.image_size,
+                    self.cache, first=max(0, self.lifted_to - self.model.frames), final=final,
+                    batch_size=lift_batch(self.model), device=self.device, focal_px=self.focal_px)
+        finally:
+            torch.set_num_threads(threads)
+        self.lifted_to = final
+        self.timer.add("3d early", time.perf_counter() - t)
+
+    def add(self, parts: list[dict]) -> None:
+        for part in parts:
+            self.merge(part)
+        self.lift()
 
 
 @dataclass
@@ -432,9 +543,11 @@ class _BarWhenReady:
 
 
 def find_people(src: Path, backend_name: str, backend_options: dict, tracker_options: dict,
-                frame_count: int | None, progress: bool, preload: bool = True, ready=None) -> PeoplePass:
+                frame_count: int | None, progress: bool, preload: bool = True, ready=None,
+                send_part: Callable[[dict], None] | None = None) -> PeoplePass:
     """Pass 1 on the clip `src`: the 2D backend on every frame, and the tracker over them.
-    `ready`: an Event; the progress bar shows once it is set (`_BarWhenReady`)."""
+    `ready`: an Event; the progress bar shows once it is set (`_BarWhenReady`). `send_part`: gets
+    the tracks so far as the pass goes (`PartSender`), for lifting early."""
     from pipeline.pose2d import make_backend
     from pipeline.video_io import VideoReader
 
@@ -451,7 +564,8 @@ def find_people(src: Path, backend_name: str, backend_options: dict, tracker_opt
             timer.add("setup", time.perf_counter() - t)
             detect = backend.detect_rgb if reader.pixel_format == "rgb24" else backend
             n = detect_and_track(iter(reader), detect, tracker, timer, bar, rgb=reader.pixel_format == "rgb24",
-                                 preload=preload)
+                                 preload=preload,
+                                 on_frame=None if send_part is None else PartSender(tracker, send_part, timer))
     t = time.perf_counter()
     tracks = tracker.finalize(n)
     timer.add("track", time.perf_counter() - t)
@@ -500,7 +614,7 @@ def _find_people_child(conn, args: tuple, ready, parent: int) -> None:
 
         sys.modules["matplotlib.pyplot"] = types.ModuleType("matplotlib.pyplot")
     try:
-        conn.send(("ok", find_people(*args, preload=False, ready=ready)))
+        conn.send(("ok", find_people(*args, preload=False, ready=ready, send_part=lambda part: conn.send(("part", part)))))
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         import pickle
         import traceback
@@ -518,15 +632,19 @@ def _find_people_child(conn, args: tuple, ready, parent: int) -> None:
 
 
 @contextmanager
-def find_people_beside(*args) -> Iterator[Callable[[], PeoplePass]]:
+def find_people_beside(*args) -> Iterator[Callable[..., PeoplePass]]:
     """``with find_people_beside(...) as result:`` run `find_people(...)` in a forked process
     while the block does other work (loading the lifting network); ``result()`` waits for it.
     Its progress bar shows once ``result()`` is called (the other work went well).
+    ``result(on_parts)``: while waiting, ``on_parts(parts)`` gets the tracks so far as the pass
+    sends them (`PartSender`; a list of the parts that arrived since the last call).
 
     Two processes rather than two threads: the other work is Python imports (torch, SciPy) that hold
     the interpreter's lock, and beside the 2D pass in one process both slowed down about as much
     as they overlapped. Leaving the block (also by an exception) ends the process. Where no process
-    can be started (a process limit, no POSIX semaphores), ``result()`` runs the pass in this one."""
+    can be started (a process limit, no POSIX semaphores), ``result()`` runs the pass in this one.
+    A thread here reads whatever the process sends as soon as it comes, so the pass never waits
+    on a full pipe while this process is busy."""
     import multiprocessing
 
     opened: list = []
@@ -541,17 +659,45 @@ def find_people_beside(*args) -> Iterator[Callable[[], PeoplePass]]:
     except (OSError, ImportError, ValueError):
         for end in opened:
             end.close()
-        yield lambda: find_people(*args)
+        yield lambda on_parts=None: find_people(*args)
         return
     send.close()
+    inbox: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        while True:
+            try:
+                message = receive.recv()
+            except (EOFError, OSError):
+                inbox.put(("eof", None))
+                return
+            except BaseException as exc:  # noqa: BLE001 - an unreadable message: the caller raises it
+                inbox.put(("error", exc))
+                return
+            inbox.put(message)
+            if message[0] != "part":
+                return
+
+    reader = threading.Thread(target=read, name="posemoe-2d-reader", daemon=True)
+    reader.start()
     got: list[PeoplePass] = []
 
-    def result() -> PeoplePass:
+    def result(on_parts: Callable[[list[dict]], None] | None = None) -> PeoplePass:
         ready.set()
-        if not got:
-            try:
-                kind, payload = receive.recv()
-            except EOFError:
+        while not got:
+            kind, payload = inbox.get()
+            parts = []
+            while kind == "part":  # take every part waiting, then the work on them at once
+                parts.append(payload)
+                try:
+                    kind, payload = inbox.get_nowait()
+                except queue.Empty:
+                    kind = None
+            if parts and on_parts is not None:
+                on_parts(parts)
+            if kind is None:
+                continue
+            if kind == "eof":
                 proc.join()
                 raise PassProcessDied(f"{args[0]}: the 2D pass's process ended without a result (exit status "
                                       f"{proc.exitcode}); run again, or report it with the clip",
@@ -564,10 +710,11 @@ def find_people_beside(*args) -> Iterator[Callable[[], PeoplePass]]:
     try:
         yield result
     finally:
-        receive.close()
         if proc.is_alive() and not got:
             proc.terminate()
         proc.join()
+        reader.join(timeout=5.0)  # the process's end of the pipe is closed now: the reader sees its end
+        receive.close()
 
 
 def _reader_format(backend) -> str:
@@ -577,9 +724,10 @@ def _reader_format(backend) -> str:
 
 
 def lift_all(model, tracks: Tracks, image_size: tuple[int, int], device: str | None,
-             timer: StageTimer, focal_px: float | None = None) -> np.ndarray:
+             timer: StageTimer, focal_px: float | None = None, cache=None) -> np.ndarray:
     """Every track to 3D, timed as the '3d' stage (in batches of `LIFT_FRAMES` frames, with
-    `lift_threads()` torch threads at most on the CPU; torch's own setting is restored afterwards)."""
+    `lift_threads()` torch threads at most on the CPU; torch's own setting is restored afterwards).
+    `cache`: a `pipeline.lift.WindowCache` of windows lifted early (`EarlyLifter`)."""
     import torch
 
     from pipeline.lift import lift_tracks
@@ -591,7 +739,7 @@ def lift_all(model, tracks: Tracks, image_size: tuple[int, int], device: str | N
         torch.set_num_threads(min(threads, lift_threads()))
     try:
         out = lift_tracks(model, tracks.keypoints, tracks.scores, tracks.present, image_size, device=device,
-                          batch_size=lift_batch(model), focal_px=focal_px)
+                          batch_size=lift_batch(model), focal_px=focal_px, cache=cache)
     finally:
         if cpu:
             torch.set_num_threads(threads)
@@ -750,8 +898,9 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
             t = time.perf_counter()
             model, _, _ = _load_for_lifting(checkpoint, device)
             timer.add("load", time.perf_counter() - t)  # beside the 2D pass's process
+            early = EarlyLifter(model, (info.width, info.height), device, focal_px, timer)
             try:
-                people = found()
+                people = found(early.add)
             except PassProcessDied as exc:
                 if exc.exitcode is None or exc.exitcode >= 0:
                     raise
@@ -770,7 +919,8 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
         log(f"[video] warning: {msg}")
     if tracks.num_people == 0:
         log(f"[video] no person found in any of the {n} frames; the output shows the video unchanged")
-    pose3d = lift_all(model, tracks, (info.width, info.height), device, timer, focal_px)
+    pose3d = lift_all(model, tracks, (info.width, info.height), device, timer, focal_px,
+                      cache=early.cache if separate_2d else None)
     from pipeline.world import place_in_world
 
     t = time.perf_counter()

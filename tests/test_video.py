@@ -348,3 +348,72 @@ def test_where_no_process_can_start_the_pass_runs_here(monkeypatch) -> None:
     with video_mod.find_people_beside(*_pass_args(CLIP)) as result:
         people = result()
     assert people.pid == os.getpid() and people.frames == 100 and people.tracks.num_people == 1
+
+
+# ------------------------------------------------------------------ lifting early, beside the 2D pass
+
+def test_the_parts_sent_during_the_2d_pass_add_up_to_the_tracks_so_far(ckpt: Path) -> None:
+    from pipeline.pose2d.base import Detection
+    from pipeline.track import Tracker
+    from posemoe.checkpoint import load_checkpoint
+
+    rng = np.random.default_rng(0)
+    tracker = Tracker(min_track_length=3)
+    parts: list[dict] = []
+    sender = video_mod.PartSender(tracker, parts.append, video_mod.StageTimer())
+    base = [rng.uniform(100, 300, size=(17, 2)), rng.uniform(600, 800, size=(17, 2))]
+    for f in range(128):
+        people = [0] if 60 <= f < 66 else [0, 1]  # a short gap: filled in once the person is back
+        if f >= 120:
+            people = [1]
+        dets = [Detection(base[p] + f + rng.normal(0, 1, size=(17, 2)), np.full(17, 0.9)) for p in people]
+        tracker.update(f, dets)
+        sender(f + 1)
+    assert [p["frames"] for p in parts] == [32, 64, 96, 128]
+    model = load_checkpoint(ckpt)[0].eval()
+    early = video_mod.EarlyLifter(model, (1000, 600), None, None, video_mod.StageTimer())
+    for part in parts:
+        early.merge(part)
+    want = tracker.finalize(128)
+    rows = [early.rows[int(t)] for t in want.track_ids]
+    np.testing.assert_array_equal(early.keypoints[rows, :128], want.keypoints)
+    np.testing.assert_array_equal(early.present[rows, :128], want.present)
+    np.testing.assert_array_equal(early.scores[rows, :128], want.scores)
+    early.lift()
+    assert len(early.cache) > 0 and early.lifted_to == 128 - video_mod.GROWING_FRAMES
+
+
+EARLY = """
+import json, sys
+from pathlib import Path
+import numpy as np
+import pipeline.video as v
+from pipeline.export import load_results
+
+clip, ckpt, tmp = (Path(a) for a in sys.argv[1:4])
+jobs = {}
+for beside in (True, False):  # the forked pass first: this process has not loaded MediaPipe yet
+    jobs[beside] = v.process_video(clip, None, save=tmp / f"{beside}.npz", checkpoint=ckpt, progress=False,
+                                   log=lambda m: None, separate_2d=None if beside else False)
+a, b = load_results(tmp / "True.npz"), load_results(tmp / "False.npz")
+print(json.dumps({"separate": [jobs[True].separate_2d, jobs[False].separate_2d],
+                  "early_s": [jobs[k].stage_seconds.get("3d early") for k in (True, False)],
+                  "same_2d": bool(np.array_equal(a.keypoints2d, b.keypoints2d, equal_nan=True)),
+                  "diff_3d": float(np.nanmax(np.abs(a.keypoints3d - b.keypoints3d))),
+                  "nan_same": bool((np.isnan(a.keypoints3d) == np.isnan(b.keypoints3d)).all())}))
+"""
+
+
+@needs_fork
+def test_lifting_beside_the_2d_pass_gives_the_same_3d_as_lifting_after_it(ckpt: Path, tmp_path: Path) -> None:
+    # a fresh interpreter, as for the test above: MediaPipe must not be loaded before the fork
+    import json
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", EARLY, str(CLIP), str(ckpt), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["separate"] == [True, False]
+    assert got["early_s"][0] > 0 and got["early_s"][1] is None  # windows were lifted during the 2D pass
+    assert got["same_2d"] and got["nan_same"] and got["diff_3d"] < 1e-5, got
