@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from pipeline.appearance import appearance_distance
 from pipeline.pose2d.base import DEFAULT_JOINT_THRESHOLD, NUM_JOINTS, Detection, box_area, box_iou
@@ -172,6 +171,14 @@ def _linear_assignment(cost: np.ndarray) -> list[tuple[int, int]]:
     """Minimum-cost one-to-one assignment of a (n, m) cost matrix: min(n, m) sorted (row, col) pairs."""
     if cost.size == 0:
         return []
+    if cost.shape[0] == 1:  # one track or one detection: the cheapest pair is the assignment
+        return [(0, int(np.argmin(cost[0])))]
+    if cost.shape[1] == 1:
+        return [(int(np.argmin(cost[:, 0])), 0)]
+    # imported on first use: scipy.optimize takes ~0.2 s to import, before the 2D pass could
+    # start if imported with this module, and a clip with one person never needs it
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(cost)
     return sorted(zip(rows.tolist(), cols.tolist()))
 
