@@ -452,6 +452,7 @@ class EarlyLifter:
         self.present = np.zeros((0, 0), dtype=bool)
         self.frames = 0
         self.lifted_to = 0  # windows ending by this frame were lifted
+        self.failed: str | None = None  # why lifting early stopped, if it did
 
     def _grow(self, people: int, frames: int) -> None:
         p, f = self.present.shape
@@ -501,9 +502,16 @@ class EarlyLifter:
         self.timer.add("3d early", time.perf_counter() - t)
 
     def add(self, parts: list[dict]) -> None:
-        for part in parts:
-            self.merge(part)
-        self.lift()
+        """Take in `parts` and lift what settled. Lifting early only saves time: if it fails (say,
+        out of memory beside the 2D pass), it stops, and the windows are all lifted after the pass."""
+        if self.failed is not None:
+            return
+        try:
+            for part in parts:
+                self.merge(part)
+            self.lift()
+        except Exception as exc:  # noqa: BLE001 - the job goes on without it
+            self.failed = f"{type(exc).__name__}: {exc}"
 
 
 @dataclass

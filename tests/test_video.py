@@ -417,3 +417,20 @@ def test_lifting_beside_the_2d_pass_gives_the_same_3d_as_lifting_after_it(ckpt: 
     assert got["separate"] == [True, False]
     assert got["early_s"][0] > 0 and got["early_s"][1] is None  # windows were lifted during the 2D pass
     assert got["same_2d"] and got["nan_same"] and got["diff_3d"] < 1e-5, got
+
+
+def test_lifting_early_that_fails_stops_without_failing_the_job(ckpt: Path, monkeypatch) -> None:
+    import pipeline.lift
+    from posemoe.checkpoint import load_checkpoint
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("no room beside the 2D pass")
+
+    monkeypatch.setattr(pipeline.lift, "prelift", out_of_memory)
+    early = video_mod.EarlyLifter(load_checkpoint(ckpt)[0].eval(), (640, 480), None, None, video_mod.StageTimer())
+    part = {"frames": 64, "start": 0, "track_ids": np.array([0]), "keypoints": np.full((1, 64, 17, 2), 100.0),
+            "scores": np.ones((1, 64, 17)), "present": np.ones((1, 64), bool)}
+    early.add([part])
+    assert early.failed is not None and "no room" in early.failed and len(early.cache) == 0
+    early.add([dict(part, frames=96, start=48)])  # later parts are ignored
+    assert early.frames == 64
