@@ -343,3 +343,30 @@ def test_the_tracks_get_the_midpoint_not_the_copy(monkeypatch) -> None:
         t = where[id(into)]
         gaps = [np.abs(tracks.keypoints[k, t] - into.keypoints).max() for k in range(tracks.num_people)]
         assert min(gaps) < 1e-3  # float32 in the tracks
+
+
+@pytest.mark.slow
+def test_regions_are_searched_on_every_frame_for_the_first_rounds_then_every_other(monkeypatch) -> None:
+    frames = _frames("two_people.mp4", 40)
+    searched = {}
+    real = MediaPipePeopleBackend._submit_finder
+    for rounds in (1, 2):
+        calls: list[int] = []
+
+        def counted(self, rgb, region, calls=calls):
+            calls.append(self._last_index)
+            return real(self, rgb, region)
+
+        monkeypatch.setattr(MediaPipePeopleBackend, "_submit_finder", counted)
+        with MediaPipePeopleBackend(first_rounds=rounds) as backend:
+            found = [backend.detect_rgb(f, i) for i, f in enumerate(frames)]
+        searched[rounds] = calls
+        assert sum(len(d) == 2 for d in found) >= 36  # both men, whatever the schedule
+    regions = 25  # 1920x1080: the whole frame, 18 tiles of 432 px and 6 of 864 px
+    assert searched[1] == list(range(regions)) + [i for i in range(regions, 40) if i % 2 == 0]
+    assert searched[2] == list(range(40))  # two rounds take 50 frames
+
+
+def test_first_rounds_is_checked() -> None:
+    with pytest.raises(PoseMoEError, match="first_rounds"):
+        MediaPipePeopleBackend(first_rounds=-1)

@@ -21,7 +21,8 @@ people afresh in every frame costs a detector run plus one landmark run per pers
 How people are found and followed here:
 
 - **Discovery**: the first frame is searched whole; after that one region per frame, in turn,
-  for two rounds, then one every `discover_every` frames (every frame while nobody is followed) (`discovery_regions`): the whole frame, then overlapping square tiles of `tile`
+  for `first_rounds` rounds (one), then one every `discover_every` frames (every frame while
+  nobody is followed) (`discovery_regions`): the whole frame, then overlapping square tiles of `tile`
   pixels and of twice that, so that small, far people are seen at several times the
   resolution, at the cost of about one detector run per discovery frame. People already followed
   are greyed out in the region first. Except on a frame where nobody is followed yet, a
@@ -376,8 +377,12 @@ class MediaPipePeopleBackend(PoseBackend):
     """MediaPipe for any number of people (see the module docstring).
 
     max_people: at most this many people followed at once.
-    discover_every: once two rounds of regions were searched, run discovery on every this many
-        frames (every frame while nobody is followed).
+    discover_every: once `first_rounds` rounds of regions were searched (on every frame), run
+        discovery on every this many frames (every frame while nobody is followed). Each
+        discovery costs a detector run plus a landmark run per candidate, most of which are not
+        people; a second round on every frame took 8-13 more discoveries on the 40- and 72-frame
+        1080p clips of `../shared/data/videos` and found the same people there (whole command
+        4.21 instead of 4.81 s on the 40-frame one, mean of four; see docs/performance.md).
     threads: landmarkers run side by side on this many threads (MediaPipe's models run one
         image on one core; the followers and the discovery pass of a frame are independent).
     tile: side of the square discovery tiles in pixels (0: no tiles, the whole frame only).
@@ -396,7 +401,8 @@ class MediaPipePeopleBackend(PoseBackend):
                  crop_margin: float = 0.35, min_crop: int = 160, same_person_iou: float = 0.5,
                  min_joints: int = 8, follow_iou: float = 0.3, max_misses: int = 3,
                  new_person_iou: float = 0.25, small_person: float = 0.25, small_crop_margin: float = 0.75,
-                 threads: int = 2, discover_every: int = 2, hold_motion: float = 0.005) -> None:
+                 threads: int = 2, discover_every: int = 2, hold_motion: float = 0.005,
+                 first_rounds: int = 1) -> None:
         if isinstance(max_people, bool) or int(max_people) != max_people or max_people < 1:
             raise PoseMoEError(f"max_people: expected a whole number >= 1, found {max_people}")
         for what, value in (("min_detection_confidence", min_detection_confidence),
@@ -409,6 +415,9 @@ class MediaPipePeopleBackend(PoseBackend):
         if isinstance(discover_every, bool) or int(discover_every) != discover_every or discover_every < 1:
             raise PoseMoEError(f"discover_every: expected a whole number of frames >= 1, found {discover_every}")
         self.discover_every = int(discover_every)
+        if isinstance(first_rounds, bool) or int(first_rounds) != first_rounds or first_rounds < 0:
+            raise PoseMoEError(f"first_rounds: expected a whole number of rounds >= 0, found {first_rounds}")
+        self.first_rounds = int(first_rounds)
         if not 0.0 <= float(hold_motion) < 1.0:
             raise PoseMoEError(f"hold_motion: expected a fraction of body height in [0, 1), found {hold_motion}")
         self.hold_motion = float(hold_motion)
@@ -634,7 +643,7 @@ class MediaPipePeopleBackend(PoseBackend):
                 self._adopt(self._discover(future.result(), region), seen=True)
                 jobs += self._submit_followers(rgb, index_ms, self._followers[known:])
             region = None
-            settled = self._next_region >= 2 * len(self._regions)  # two whole rounds searched
+            settled = self._next_region >= self.first_rounds * len(self._regions)
             due = not self._followers or not settled or frame_index % self.discover_every == 0
             if due and len(self._followers) < self.max_people:
                 region = self._regions[self._next_region % len(self._regions)]
