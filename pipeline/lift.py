@@ -161,17 +161,25 @@ def _inputs(model: PoseMoE, kp: np.ndarray, scores2d: np.ndarray, image_size: tu
 def _cached_predictions(model: PoseMoE, windows: np.ndarray, cache: WindowCache, *, flip: bool, batch_size: int,
                         device: str | torch.device | None) -> np.ndarray:
     """`predict_windows` for (W, T, 17, C) windows, lifting only those not in `cache` (and adding them)."""
+    if not len(windows):
+        return np.zeros(windows.shape[:-1] + (3,), dtype=np.float64)
+    keys, lifted = _lift_missing(model, windows, cache, flip=flip, batch_size=batch_size, device=device)
+    cache.hits += len(keys) - lifted
+    cache.misses += lifted
+    return np.stack([cache.get(key) for key in keys]).astype(np.float64)
+
+
+def _lift_missing(model: PoseMoE, windows: np.ndarray, cache: WindowCache, *, flip: bool, batch_size: int,
+                  device: str | torch.device | None) -> tuple[list[bytes], int]:
+    """Lift those of (W, T, 17, C) `windows` that are not in `cache` into it; returns every
+    window's key and the number lifted."""
     keys = [cache.key(w) for w in windows]
     missing = [k for k, key in enumerate(keys) if key not in cache]
-    cache.hits += len(keys) - len(missing)
-    cache.misses += len(missing)
     if missing:
-        new = predict_windows(model, windows[missing], flip=flip, batch_size=batch_size, device=device)
-        for k, pred in zip(missing, new):
+        preds = predict_windows(model, windows[missing], flip=flip, batch_size=batch_size, device=device)
+        for k, pred in zip(missing, preds):
             cache.put(keys[k], pred)
-    if not keys:
-        return np.zeros(windows.shape[:-1] + (3,), dtype=np.float64)
-    return np.stack([cache.get(key) for key in keys]).astype(np.float64)
+    return keys, len(missing)
 
 
 def prelift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
@@ -197,10 +205,4 @@ def prelift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, prese
     hi = min(present.shape[1], max(w.start for w in chosen) + frames + SMOOTH_FRAMES)
     x, _ = _inputs(model, kp[:, lo:hi], np.asarray(scores2d)[:, lo:hi], image_size, joint_threshold, focal_px)
     windows = np.stack([x[w.row, w.start - lo:w.start - lo + frames] for w in chosen])
-    keys = [cache.key(w) for w in windows]
-    todo = [k for k, key in enumerate(keys) if key not in cache]
-    if todo:
-        preds = predict_windows(model, windows[todo], flip=flip, batch_size=batch_size, device=device)
-        for k, pred in zip(todo, preds):
-            cache.put(keys[k], pred)
-    return len(todo)
+    return _lift_missing(model, windows, cache, flip=flip, batch_size=batch_size, device=device)[1]
