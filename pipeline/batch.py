@@ -550,7 +550,7 @@ def settings_for(options: BatchOptions, backend: str) -> dict[str, Any]:
     from pipeline.export import checkpoint_info
     from pipeline.video import load_model
 
-    _, _, ckpt_path = load_model(options.checkpoint, "cpu")  # a bad checkpoint fails here, before any clip
+    _, ckpt_path = load_model(options.checkpoint, "cpu")  # a bad checkpoint fails here, before any clip
     info = checkpoint_info(ckpt_path) or {}
     options.render_options()  # a bad rendering option fails here, before any clip
     from posemoe.skeleton import check_bone_choice

@@ -41,10 +41,12 @@ JSON report (``format`` "posemoe-bench-v1"):
   (frames / wall_s), ``cpu_ms_per_frame`` (CPU time of all the job's threads per frame),
   ``process_s`` (the subprocess including Python start-up and imports), ``peak_rss_mb``,
   ``output_bytes`` (the H.264 file), ``runs`` (how many were made; figures are from the fastest).
-- ``lifter``: ``frames``, ``windows``, ``seconds``, ``fps`` (with ``torch_threads`` threads, as the
-  job lifts: ``pipeline.video.lift_threads()``), ``fps_one_thread``, and ``fps_default_threads``
-  with torch's default ``default_threads`` (on a busy machine torch's spinning OpenMP threads can
-  make that several times slower).
+- ``lifter``: ``frames``, ``windows``, ``runtime`` (what the job lifts with on the CPU: ``onnx``,
+  the network's ONNX graph run by ONNX Runtime, or ``torch``), ``seconds``, ``fps`` (with
+  ``threads`` threads, as the job lifts: ``pipeline.video.lift_threads``), ``fps_one_thread``; and
+  ``torch``: the torch network's ``fps`` at its job thread count ``threads``, ``fps_one_thread``,
+  and ``fps_default_threads`` with torch's default ``default_threads`` (on a busy machine torch's
+  spinning OpenMP threads can make that several times slower).
 - ``render``: ``frames``, ``size``, ``output_size``, ``view``, ``fps``.
 - ``clips``: one entry per clip of step 4: ``clip`` (file name), ``kind``, ``size``, ``fps``, and
   the job's figures as in ``runs``.
@@ -301,40 +303,51 @@ def _best_of(runs: list[dict]) -> dict:
 
 def bench_lifter(checkpoint: Path, frames: int, size: tuple[int, int], repeats: int = 3) -> dict:
     """Frames per second of lifting one ``frames``-long track as the job does (windows, flip, blend,
-    ``pipeline.video.LIFT_FRAMES`` frames per forward pass)."""
+    ``pipeline.video.LIFT_FRAMES`` frames per forward pass), with the network the job uses on the
+    CPU (``runtime``: its ONNX graph, `pipeline.onnx_lifter`, or torch where that is not available)
+    and, for comparison, with the torch network at the job's thread count, one thread and torch's
+    default."""
     import torch
 
     from pipeline import synthetic_clip as gen
     from pipeline.lift import lift_tracks
     from pipeline.video import lift_batch, lift_threads, load_model
     from posemoe.camera import project_to_pixels, world_to_camera
+    from posemoe.checkpoint import load_checkpoint
+    from posemoe.onnx_model import OnnxPoseMoE
 
-    model, _, _ = load_model(checkpoint, "cpu")
+    job_model, _ = load_model(checkpoint, "cpu")
+    torch_model = load_checkpoint(checkpoint, device="cpu")[0].eval()
     cam = gen.make_camera(size)
     kp = project_to_pixels(world_to_camera(gen.make_motion(frames, FPS)["joints"], cam), cam)[None]  # (1, F, 17, 2)
     scores = np.full(kp.shape[:3], 0.9)
     present = np.ones(kp.shape[:2], dtype=bool)
-    lift_tracks(model, kp[:, :min(frames, 2 * model.frames)], scores[:, :min(frames, 2 * model.frames)],
-                present[:, :min(frames, 2 * model.frames)], size)  # warm-up
-    threads = torch.get_num_threads()
-    best = {}
-    job_threads = min(threads, lift_threads())
-    for n in sorted({threads, job_threads, 1}, reverse=True):
-        torch.set_num_threads(n)
-        try:
-            best[n] = math.inf
-            for _ in range(max(1, repeats)):
-                t = time.perf_counter()
-                lift_tracks(model, kp, scores, present, size, batch_size=lift_batch(model))
-                best[n] = min(best[n], time.perf_counter() - t)
-        finally:
-            torch.set_num_threads(threads)
+
+    def best_of(model, threads: int) -> float:
+        head = min(frames, 2 * model.frames)
+        lift_tracks(model, kp[:, :head], scores[:, :head], present[:, :head], size, threads=threads)  # warm-up
+        best = math.inf
+        for _ in range(max(1, repeats)):
+            t = time.perf_counter()
+            lift_tracks(model, kp, scores, present, size, batch_size=lift_batch(model), threads=threads)
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    default_threads = torch.get_num_threads()
+    job_threads = lift_threads(job_model)
+    job = {n: best_of(job_model, n) for n in sorted({job_threads, 1}, reverse=True)}
+    torch_job_threads = lift_threads(torch_model)
+    on_torch = {n: best_of(torch_model, n) for n in sorted({default_threads, torch_job_threads, 1}, reverse=True)}
     from posemoe.windowing import plan_windows, stride_for
 
-    windows = len(plan_windows(present, model.frames, stride_for(model.frames, 0.5)))
-    return {"frames": frames, "windows": windows, "seconds": best[job_threads], "fps": frames / best[job_threads],
-            "torch_threads": job_threads, "fps_one_thread": frames / best[1],
-            "default_threads": threads, "fps_default_threads": frames / best[threads]}
+    windows = len(plan_windows(present, job_model.frames, stride_for(job_model.frames, 0.5)))
+    return {"frames": frames, "windows": windows,
+            "runtime": "onnx" if isinstance(job_model, OnnxPoseMoE) else "torch",
+            "seconds": job[job_threads], "fps": frames / job[job_threads], "threads": job_threads,
+            "fps_one_thread": frames / job[1],
+            "torch": {"fps": frames / on_torch[torch_job_threads], "threads": torch_job_threads,
+                      "fps_one_thread": frames / on_torch[1], "default_threads": default_threads,
+                      "fps_default_threads": frames / on_torch[default_threads]}}
 
 
 def bench_render(frames: int, size: tuple[int, int], repeats: int = 3) -> dict:
@@ -484,11 +497,13 @@ def _rows(report: dict) -> list[tuple[str, str, str, str]]:
                  f"long/short {mem['ratio']:.2f}; {vs(mem['ratio'], GOAL_MEMORY_RATIO, '<=')}"))
     rows.append(("output MB", _fmt(s["output_bytes"] / 1e6, 2), _fmt(lg["output_bytes"] / 1e6, 2), ""))
     lift = report["lifter"]
+    on_torch = lift["torch"]
     rows.append((f"lifter frames/s ({lift['frames']} frames, {lift['windows']} windows x2 flip, "
-                 f"{lift['torch_threads']} threads)", "", _fmt(lift["fps"]),
+                 f"{lift['runtime']}, {lift['threads']} threads)", "", _fmt(lift["fps"]),
                  f"no goal; real time 25: {lift['fps'] / GOAL_FPS:.1f}x"))
-    rows.append((f"lifter frames/s, torch default {lift['default_threads']} threads", "",
-                 _fmt(lift["fps_default_threads"]), "for comparison"))
+    rows.append((f"lifter frames/s, torch {on_torch['threads']} threads / torch default {on_torch['default_threads']}",
+                 "", f"{_fmt(on_torch['fps'])} / {_fmt(on_torch['fps_default_threads'])}",
+                 f"{lift['runtime']} / torch: {lift['fps'] / on_torch['fps']:.2f}x"))
     r = report["render"]
     rows.append((f"render frames/s ({r['frames']} frames)", "", _fmt(r["fps"]), vs(r["fps"], GOAL_RENDER_FPS)))
     return rows

@@ -13,8 +13,10 @@ when given (`focal_px`) and a 26 mm-equivalent phone lens otherwise.
 
 Each track is cut into segments of present frames and each segment into windows of the model's
 length (`posemoe.windowing`, the same windowing as `posemoe.lifter.Lifter`); the windows of all
-tracks are lifted together in batches, with test-time flip, on the chosen device, and blended
-back per frame. Output: (P, F, 17, 3) float32 metres, root-relative, camera axes (x right, y down,
+tracks are lifted together in batches, with test-time flip, and blended back per frame. `model`
+is the torch network (`posemoe.model.PoseMoE`, on its device) or its ONNX graph
+(`posemoe.onnx_model.OnnxPoseMoE`, CPU; `pipeline.onnx_lifter`); this module imports torch only
+for the former. Output: (P, F, 17, 3) float32 metres, root-relative, camera axes (x right, y down,
 z forward), NaN where the person is absent.
 
 Lifting early: `WindowCache` keeps the network's output for windows already lifted, keyed by the
@@ -28,16 +30,53 @@ lifted, so the result is that of lifting everything at the end, up to float32 ro
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import torch
 
 from posemoe.camera import normalize_screen
 from posemoe.errors import PoseMoEError
-from posemoe.lifter import predict_windows, predict_windows_routed, uses_view_rotation
-from posemoe.model import PoseMoE
-from posemoe.view_rotation import SMOOTH_FRAMES, default_focal_px, look_at_person, screen_focal, turn_back
+from posemoe.onnx_model import OnnxPoseMoE
+from posemoe.view_rotation import (SMOOTH_FRAMES, default_focal_px, look_at_person, screen_focal, turn_back,
+                                   uses_view_rotation)
 from posemoe.windowing import blend_windows, gather_windows, plan_windows, stride_for
+
+if TYPE_CHECKING:
+    import torch
+
+    from posemoe.model import PoseMoE
+
+    LiftingModel = Union[PoseMoE, OnnxPoseMoE]
+
+
+def predict_windows(model: LiftingModel, windows: np.ndarray, *, flip: bool, batch_size: int,
+                    device: str | torch.device | None = None, threads: int | None = None) -> np.ndarray:
+    """(W, T, 17, C) windows -> (W, T, 17, 3) float64 metres (`posemoe.lifter.predict_windows`)
+    with either kind of model. `threads`: CPU threads to lift on (None: as set; for the torch
+    network, torch's thread count is set for the call and restored after)."""
+    if isinstance(model, OnnxPoseMoE):
+        return model.predict_windows(windows, flip=flip, batch_size=batch_size, threads=threads or 1)
+    from posemoe.lifter import predict_windows as predict_torch
+
+    with _torch_threads(threads, device):
+        return predict_torch(model, windows, flip=flip, batch_size=batch_size, device=device)
+
+
+@contextmanager
+def _torch_threads(threads: int | None, device: str | torch.device | None):
+    """torch's CPU thread count set to `threads` for a block (nothing for None or another device)."""
+    if threads is None or str(device or "cpu") != "cpu":
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class WindowCache:
@@ -94,15 +133,17 @@ def model_inputs(keypoints2d: np.ndarray, scores2d: np.ndarray, image_size: tupl
     return x
 
 
-def lift_tracks(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
+def lift_tracks(model: LiftingModel, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
                 image_size: tuple[int, int], *, overlap: float = 0.5, flip: bool = True, batch_size: int = 256,
                 device: str | torch.device | None = None, joint_threshold: float = 0.3,
-                focal_px: float | None = None, cache: WindowCache | None = None) -> np.ndarray:
+                focal_px: float | None = None, cache: WindowCache | None = None,
+                threads: int | None = None) -> np.ndarray:
     """3D poses of every tracked person: (P, F, 17, 3) float32 metres, NaN where absent.
-    `cache`: windows lifted before (`prelift`, same model and options) are taken from it."""
+    `cache`: windows lifted before (`prelift`, same model and options) are taken from it.
+    `threads`: CPU threads to lift on (`predict_windows`)."""
     return _lift(model, keypoints2d, scores2d, present, image_size, overlap=overlap, flip=flip,
                  batch_size=batch_size, device=device, joint_threshold=joint_threshold, routes=False,
-                 focal_px=focal_px, cache=cache)[0]
+                 focal_px=focal_px, cache=cache, threads=threads)[0]
 
 
 def lift_tracks_routed(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
@@ -119,10 +160,10 @@ def lift_tracks_routed(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.nda
                  focal_px=focal_px)
 
 
-def _lift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
+def _lift(model: LiftingModel, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
           image_size: tuple[int, int], *, overlap: float, flip: bool, batch_size: int,
           device: str | torch.device | None, joint_threshold: float, routes: bool, focal_px: float | None = None,
-          cache: WindowCache | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+          cache: WindowCache | None = None, threads: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     present = np.asarray(present, dtype=bool)
     kp = np.asarray(keypoints2d)
     if present.shape != kp.shape[:2]:
@@ -134,12 +175,18 @@ def _lift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present
     windows = gather_windows(x, plan)  # (W, T, 17, C)
     route = None
     if routes:
+        if isinstance(model, OnnxPoseMoE):
+            raise PoseMoEError("the routers' expert weights come from the torch network; load the checkpoint with "
+                               "posemoe.checkpoint.load_checkpoint")
+        from posemoe.lifter import predict_windows_routed
+
         preds, route_w = predict_windows_routed(model, windows, flip=flip, batch_size=batch_size, device=device)
         route = blend_windows(route_w, plan).astype(np.float32)
     elif cache is not None:
-        preds = _cached_predictions(model, windows, cache, flip=flip, batch_size=batch_size, device=device)
+        preds = _cached_predictions(model, windows, cache, flip=flip, batch_size=batch_size, device=device,
+                                    threads=threads)
     else:
-        preds = predict_windows(model, windows, flip=flip, batch_size=batch_size, device=device)
+        preds = predict_windows(model, windows, flip=flip, batch_size=batch_size, device=device, threads=threads)
     out = blend_windows(preds, plan)  # (P, F, 17, 3), NaN where absent
     if R is not None:
         out = turn_back(out, R)  # NaN where absent stays NaN
@@ -147,7 +194,7 @@ def _lift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present
     return out.astype(np.float32), route
 
 
-def _inputs(model: PoseMoE, kp: np.ndarray, scores2d: np.ndarray, image_size: tuple[int, int],
+def _inputs(model: LiftingModel, kp: np.ndarray, scores2d: np.ndarray, image_size: tuple[int, int],
             joint_threshold: float, focal_px: float | None) -> tuple[np.ndarray, np.ndarray | None]:
     """The network's inputs (P, F, 17, C) for (P, F, 17, 2) keypoints, and the view rotations
     (`look_at_person`) for a camera-invariant model (else None)."""
@@ -158,34 +205,36 @@ def _inputs(model: PoseMoE, kp: np.ndarray, scores2d: np.ndarray, image_size: tu
     return look_at_person(x, screen_focal(focal_px if focal_px is not None else default_focal_px(w, h), w))
 
 
-def _cached_predictions(model: PoseMoE, windows: np.ndarray, cache: WindowCache, *, flip: bool, batch_size: int,
-                        device: str | torch.device | None) -> np.ndarray:
+def _cached_predictions(model: LiftingModel, windows: np.ndarray, cache: WindowCache, *, flip: bool,
+                        batch_size: int, device: str | torch.device | None, threads: int | None) -> np.ndarray:
     """`predict_windows` for (W, T, 17, C) windows, lifting only those not in `cache` (and adding them)."""
     if not len(windows):
         return np.zeros(windows.shape[:-1] + (3,), dtype=np.float64)
-    keys, lifted = _lift_missing(model, windows, cache, flip=flip, batch_size=batch_size, device=device)
+    keys, lifted = _lift_missing(model, windows, cache, flip=flip, batch_size=batch_size, device=device,
+                                 threads=threads)
     cache.hits += len(keys) - lifted
     cache.misses += lifted
     return np.stack([cache.get(key) for key in keys]).astype(np.float64)
 
 
-def _lift_missing(model: PoseMoE, windows: np.ndarray, cache: WindowCache, *, flip: bool, batch_size: int,
-                  device: str | torch.device | None) -> tuple[list[bytes], int]:
+def _lift_missing(model: LiftingModel, windows: np.ndarray, cache: WindowCache, *, flip: bool, batch_size: int,
+                  device: str | torch.device | None, threads: int | None) -> tuple[list[bytes], int]:
     """Lift those of (W, T, 17, C) `windows` that are not in `cache` into it; returns every
     window's key and the number lifted."""
     keys = [cache.key(w) for w in windows]
     missing = [k for k, key in enumerate(keys) if key not in cache]
     if missing:
-        preds = predict_windows(model, windows[missing], flip=flip, batch_size=batch_size, device=device)
+        preds = predict_windows(model, windows[missing], flip=flip, batch_size=batch_size, device=device,
+                                threads=threads)
         for k, pred in zip(missing, preds):
             cache.put(keys[k], pred)
     return keys, len(missing)
 
 
-def prelift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
+def prelift(model: LiftingModel, keypoints2d: np.ndarray, scores2d: np.ndarray, present: np.ndarray,
             image_size: tuple[int, int], cache: WindowCache, *, first: int, final: int, overlap: float = 0.5,
             flip: bool = True, batch_size: int = 256, device: str | torch.device | None = None,
-            joint_threshold: float = 0.3, focal_px: float | None = None) -> int:
+            joint_threshold: float = 0.3, focal_px: float | None = None, threads: int | None = None) -> int:
     """Lift ahead, into `cache`, the windows of tracks still growing (arrays as for `lift_tracks`,
     over the frames seen so far) that start at `first` or later and end by frame `final`, the
     first frame that may still change (see `pipeline.video.GROWING_FRAMES`). Windows cut short by
@@ -205,4 +254,4 @@ def prelift(model: PoseMoE, keypoints2d: np.ndarray, scores2d: np.ndarray, prese
     hi = min(present.shape[1], max(w.start for w in chosen) + frames + SMOOTH_FRAMES)
     x, _ = _inputs(model, kp[:, lo:hi], np.asarray(scores2d)[:, lo:hi], image_size, joint_threshold, focal_px)
     windows = np.stack([x[w.row, w.start - lo:w.start - lo + frames] for w in chosen])
-    return _lift_missing(model, windows, cache, flip=flip, batch_size=batch_size, device=device)[1]
+    return _lift_missing(model, windows, cache, flip=flip, batch_size=batch_size, device=device, threads=threads)[1]

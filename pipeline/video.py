@@ -53,7 +53,7 @@ LIFT_FRAMES = 16 * 27
 # Lifting early (`pipeline.lift.prelift`): while the 2D pass runs in its own process, it sends the
 # tracks found so far every `PART_FRAMES` frames (or every eighth of the frames so far, if that is
 # more: the tracker's arrays are rebuilt for each part), and this process lifts their settled
-# windows on one torch thread meanwhile. The last `GROWING_FRAMES` frames of a part may still
+# windows on one thread meanwhile. The last `GROWING_FRAMES` frames of a part may still
 # change: a gap of up to the tracker's `max_gap` (10) frames is filled in once the person is seen
 # again, and the view rotation averages the body centre over 9 frames (4 on either side).
 PART_FRAMES = 32
@@ -78,9 +78,22 @@ def lift_batch(model) -> int:
 LIFT_THREADS = 2
 
 
-def lift_threads() -> int:
-    """Torch threads for lifting on the CPU: `LIFT_THREADS` when OpenMP's waits are passive, else 1."""
-    return LIFT_THREADS if os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE" else 1
+def lift_threads(model=None) -> int:
+    """CPU threads for lifting with `model`: for the ONNX graph `LIFT_THREADS` (each thread runs its
+    own batches), or fewer if ``OMP_NUM_THREADS`` says so (`posemoe batch` sets it per worker); for
+    the torch network, `LIFT_THREADS` when OpenMP's waits are passive, else 1, and never more than
+    torch's own setting."""
+    from posemoe.onnx_model import OnnxPoseMoE
+
+    if isinstance(model, OnnxPoseMoE):
+        limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+        return max(1, min(LIFT_THREADS, int(limit))) if limit.isdigit() else LIFT_THREADS
+    passive = os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE"
+    if model is None:
+        return LIFT_THREADS if passive else 1
+    import torch
+
+    return min(torch.get_num_threads(), LIFT_THREADS if passive else 1)
 
 
 @dataclass
@@ -308,10 +321,10 @@ def _bar(total: int | None, desc: str, enabled: bool, initial: int = 0) -> tqdm:
 
 def check_device(device: str | None) -> None:
     """Raise PoseMoEError unless `device` (None = cpu) names a torch device this machine has."""
+    if device is None or device == "cpu":
+        return  # without importing torch
     import torch
 
-    if device is None:
-        return
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError):
@@ -342,15 +355,22 @@ def model_path(checkpoint: str | Path | None) -> Path:
     return path
 
 
-def load_model(checkpoint: str | Path | None, device: str | None):
-    """The lifting network: `checkpoint`, or the shipped default (`weights/posemoe-default.pt`)."""
+def load_model(checkpoint: str | Path | None, device: str | None, log: Callable[[str], None] | None = None):
+    """The lifting network of `checkpoint`, or of the shipped default (`weights/posemoe-default.pt`):
+    returns (model, its path). On the CPU the model is its ONNX graph (`pipeline.onnx_lifter`;
+    `pipeline.lift` takes either), elsewhere the torch network; `log` gets a note if the ONNX graph
+    cannot be built."""
     path = model_path(checkpoint)
-    from posemoe.checkpoint import load_checkpoint
-
     check_device(device)
-    with gc_paused():  # torch's import and the network's load (see `gc_paused`)
-        model, ckpt = load_checkpoint(path, device=device or "cpu")
-    return model, ckpt, path
+    from pipeline.onnx_lifter import lift_runtime, load_onnx_lifter
+
+    with gc_paused():  # the imports and the network's load (see `gc_paused`)
+        if lift_runtime(device) == "onnx":
+            return load_onnx_lifter(path, log), path
+        from posemoe.checkpoint import load_checkpoint
+
+        model, _ = load_checkpoint(path, device=device or "cpu")
+    return model, path
 
 
 @contextmanager
@@ -370,10 +390,10 @@ def gc_paused():
             gc.enable()
 
 
-def _load_for_lifting(checkpoint: str | Path | None, device: str | None):
+def _load_for_lifting(checkpoint: str | Path | None, device: str | None, log: Callable[[str], None] | None = None):
     """`load_model`, and what the steps after the 2D pass import (placing in the scene, SciPy's filters)."""
     with gc_paused():
-        loaded = load_model(checkpoint, device)
+        loaded = load_model(checkpoint, device, log)
         for module in ("pipeline.lift", "pipeline.world", "scipy.signal"):
             importlib.import_module(module)
     return loaded
@@ -438,7 +458,7 @@ class PartSender:
 class EarlyLifter:
     """This process's side of lifting early: `add` merges each part of the tracks (`PartSender`)
     into the tracks as known so far, and lifts the windows that can no longer change into
-    `cache` (`pipeline.lift.prelift`, one torch thread: the 2D pass has the other core)."""
+    `cache` (`pipeline.lift.prelift`, on one thread: the 2D pass has the other core)."""
 
     def __init__(self, model, image_size: tuple[int, int], device: str | None, focal_px: float | None,
                  timer: StageTimer) -> None:
@@ -481,23 +501,16 @@ class EarlyLifter:
 
     def lift(self) -> None:
         """Lift the windows that settled since the last call."""
-        import torch
-
         from pipeline.lift import prelift
 
         final = self.frames - GROWING_FRAMES
         if final <= self.lifted_to:
             return
         t = time.perf_counter()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            n = self.frames
-            prelift(self.model, self.keypoints[:, :n], self.scores[:, :n], self.present[:, :n], self.image_size,
-                    self.cache, first=max(0, self.lifted_to - self.model.frames), final=final,
-                    batch_size=EARLY_BATCH, device=self.device, focal_px=self.focal_px)
-        finally:
-            torch.set_num_threads(threads)
+        n = self.frames
+        prelift(self.model, self.keypoints[:, :n], self.scores[:, :n], self.present[:, :n], self.image_size,
+                self.cache, first=max(0, self.lifted_to - self.model.frames), final=final,
+                batch_size=EARLY_BATCH, device=self.device, focal_px=self.focal_px, threads=1)
         self.lifted_to = final
         self.timer.add("3d early", time.perf_counter() - t)
 
@@ -737,24 +750,16 @@ def _reader_format(backend) -> str:
 
 def lift_all(model, tracks: Tracks, image_size: tuple[int, int], device: str | None,
              timer: StageTimer, focal_px: float | None = None, cache=None) -> np.ndarray:
-    """Every track to 3D, timed as the '3d' stage (in batches of `LIFT_FRAMES` frames, with
-    `lift_threads()` torch threads at most on the CPU; torch's own setting is restored afterwards).
+    """Every track to 3D, timed as the '3d' stage (in batches of `LIFT_FRAMES` frames, on
+    `lift_threads(model)` threads at most on the CPU; torch's own setting is restored afterwards).
     `cache`: a `pipeline.lift.WindowCache` of windows lifted early (`EarlyLifter`)."""
-    import torch
-
     from pipeline.lift import lift_tracks
 
     t = time.perf_counter()
-    threads = torch.get_num_threads()
     cpu = device is None or str(device).startswith("cpu")
-    if cpu:
-        torch.set_num_threads(min(threads, lift_threads()))
-    try:
-        out = lift_tracks(model, tracks.keypoints, tracks.scores, tracks.present, image_size, device=device,
-                          batch_size=lift_batch(model), focal_px=focal_px, cache=cache)
-    finally:
-        if cpu:
-            torch.set_num_threads(threads)
+    out = lift_tracks(model, tracks.keypoints, tracks.scores, tracks.present, image_size, device=device,
+                      batch_size=lift_batch(model), focal_px=focal_px, cache=cache,
+                      threads=lift_threads(model) if cpu else None)
     timer.add("3d", time.perf_counter() - t)
     return out
 
@@ -908,7 +913,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
     if separate_2d:
         with find_people_beside(*pass_args) as found:
             t = time.perf_counter()
-            model, _, _ = _load_for_lifting(checkpoint, device)
+            model, _ = _load_for_lifting(checkpoint, device, log)
             timer.add("load", time.perf_counter() - t)  # beside the 2D pass's process
             early = EarlyLifter(model, (info.width, info.height), device, focal_px, timer)
             try:
@@ -921,7 +926,7 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
                 people = find_people(*pass_args)
     else:
         t = time.perf_counter()
-        model, _, _ = load_model(checkpoint, device)  # a bad checkpoint fails before any work
+        model, _ = load_model(checkpoint, device, log)  # a bad checkpoint fails before any work
         timer.add("setup", time.perf_counter() - t)
         people = find_people(*pass_args)
     for stage, seconds in people.stage_seconds.items():
@@ -998,7 +1003,7 @@ def lift_keypoint_file(src: Path, out: Path, *, checkpoint: Path | None = None, 
     if size is None:
         raise PoseMoEError(f"{src}: the file does not give the image size; pass --image-size WxH (pixels)")
     fps = fps or kp_file.fps or 25.0
-    model, _, ckpt_path = load_model(checkpoint, device)
+    model, ckpt_path = load_model(checkpoint, device, log)
     timer = StageTimer()
     tracker = Tracker()
     t = time.perf_counter()

@@ -23,9 +23,9 @@ _LAZY = {
     "load_checkpoint": "posemoe.checkpoint",
     "Lifter": "posemoe.lifter",
     "PoseMoE": "posemoe.model",
-    "PoseMoEConfig": "posemoe.model",
+    "PoseMoEConfig": "posemoe.config",
     "PoseMoEOutput": "posemoe.model",
-    "preset": "posemoe.model",
+    "preset": "posemoe.config",
 }
 
 __all__ = ["PoseMoE", "PoseMoEConfig", "PoseMoEOutput", "PoseMoEError", "Lifter", "load_checkpoint", "preset"]
@@ -33,7 +33,8 @@ __all__ = ["PoseMoE", "PoseMoEConfig", "PoseMoEOutput", "PoseMoEError", "Lifter"
 if TYPE_CHECKING:
     from posemoe.checkpoint import load_checkpoint
     from posemoe.lifter import Lifter
-    from posemoe.model import PoseMoE, PoseMoEConfig, PoseMoEOutput, preset
+    from posemoe.config import PoseMoEConfig, preset
+    from posemoe.model import PoseMoE, PoseMoEOutput
 
 
 def __getattr__(name: str) -> Any:

@@ -12,14 +12,17 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import torch
 
 from posemoe.errors import PoseMoEError
+from posemoe.skeleton import is_torch_tensor
 
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+if TYPE_CHECKING:
+    import torch
+
+ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")  # torch is not imported here
 
 H36M_CAMERA_IDS: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
 PACKAGED_FORMAT = "posemoe-cameras-v1"
@@ -87,15 +90,15 @@ def project_to_pixels(X_cam: np.ndarray, cam: Camera) -> np.ndarray:
 
 
 def _copy_float(xy: ArrayT) -> ArrayT:
-    if isinstance(xy, torch.Tensor):
-        return xy.clone() if xy.is_floating_point() else xy.to(torch.float32)
+    if is_torch_tensor(xy):
+        return xy.clone() if xy.is_floating_point() else xy.float()
     xy = np.asarray(xy)
     return xy.astype(np.result_type(xy.dtype, np.float32), copy=True)
 
 
 def normalize_screen(xy: ArrayT, w: float, h: float) -> ArrayT:
     """Pixels (..., >=2) -> normalised screen coordinates; channels after x, y are kept."""
-    xy = xy if isinstance(xy, torch.Tensor) else np.asarray(xy)
+    xy = xy if is_torch_tensor(xy) else np.asarray(xy)
     _check_last_min2(xy, "normalize_screen input")
     out = _copy_float(xy)
     out[..., 0] = xy[..., 0] / w * 2 - 1
@@ -105,7 +108,7 @@ def normalize_screen(xy: ArrayT, w: float, h: float) -> ArrayT:
 
 def denormalize_screen(xy_n: ArrayT, w: float, h: float) -> ArrayT:
     """Normalised screen coordinates (..., >=2) -> pixels; inverse of ``normalize_screen``."""
-    xy_n = xy_n if isinstance(xy_n, torch.Tensor) else np.asarray(xy_n)
+    xy_n = xy_n if is_torch_tensor(xy_n) else np.asarray(xy_n)
     _check_last_min2(xy_n, "denormalize_screen input")
     out = _copy_float(xy_n)
     out[..., 0] = (xy_n[..., 0] + 1) * w / 2

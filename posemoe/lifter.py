@@ -20,7 +20,8 @@ from posemoe.checkpoint import load_checkpoint, shipped_weights
 from posemoe.errors import PoseMoEError
 from posemoe.model import PoseMoE
 from posemoe.skeleton import H36M17, flip_pose
-from posemoe.view_rotation import default_focal_px, look_at_person, screen_focal, turn_back
+from posemoe.view_rotation import (default_focal_px, look_at_person, screen_focal, turn_back,  # noqa: F401
+                                   uses_view_rotation)  # re-exported
 from posemoe.windowing import blend_windows, gather_windows, plan_windows, stride_for
 
 # the shipped default lifting model (model card: weights/README.md), installed as package data
@@ -97,13 +98,6 @@ def predict_windows_routed(model: PoseMoE, windows: np.ndarray | torch.Tensor, *
     averaged with the direct pass's, like the poses."""
     poses, routes = _run_windows(model, windows, flip=flip, batch_size=batch_size, device=device, routes=True)
     return poses, routes
-
-
-def uses_view_rotation(model: PoseMoE) -> bool:
-    """Whether inputs to `model` are turned to look at the person (`posemoe.view_rotation`): for
-    camera-invariant models (``input_norm="body"``), whose input no longer says where in the
-    frame the person is; screen-normalised models see that themselves."""
-    return model.cfg.input_norm == "body"
 
 
 def lift_normalized(model: PoseMoE, x: np.ndarray, *, stride: int | None = None, flip: bool = True,

@@ -33,10 +33,15 @@ network applies it itself as the first step of `PoseMoE.forward`. Training, eval
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from posemoe.errors import PoseMoEError
-from posemoe.skeleton import H36M17, H36M17_BONE_LENGTHS_M
+from posemoe.skeleton import H36M17, H36M17_BONE_LENGTHS_M, is_torch_tensor
+
+if TYPE_CHECKING:
+    import torch
 
 INPUT_NORMS: tuple[str, ...] = ("screen", "body")
 DESCRIPTIONS: dict[str, str] = {
@@ -60,17 +65,20 @@ def check_input_norm(name: str, where: str = "input_norm") -> str:
     return name
 
 
-def found_joints(x: torch.Tensor) -> torch.Tensor:
+def found_joints(x: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     """(..., J) float mask of the joints a detector found: confidence > 0 when the input has a
-    third channel, every joint otherwise."""
-    if x.shape[-1] >= 3:
-        return (x[..., 2] > 0).to(x.dtype)
-    return torch.ones_like(x[..., 0])
+    third channel, every joint otherwise. numpy or torch (torch is not imported for numpy)."""
+    if is_torch_tensor(x):
+        return (x[..., 2] > 0).to(x.dtype) if x.shape[-1] >= 3 else x.new_ones(x.shape[:-1])
+    x = np.asarray(x)
+    return (x[..., 2] > 0).astype(x.dtype) if x.shape[-1] >= 3 else np.ones(x.shape[:-1], dtype=x.dtype)
 
 
 def body_scale(x: torch.Tensor) -> torch.Tensor:
     """(..., T, J, C) keypoints -> (...,) the window's body scale in input units per metre
     (see the module docstring); 1 where no frame has `MIN_BONES` found bones."""
+    import torch
+
     xy = x[..., :2]
     found = found_joints(x)
     lengths = (xy[..., _CHILD, :] - xy[..., _PARENT, :]).norm(dim=-1)  # (..., T, B)
@@ -79,25 +87,46 @@ def body_scale(x: torch.Tensor) -> torch.Tensor:
     per_frame = (lengths * both).sum(-1) / (ref * both).sum(-1).clamp_min(1e-9)  # (..., T)
     usable = (both.sum(-1) >= MIN_BONES) & (per_frame > 1e-9)
     per_frame = torch.where(usable, per_frame, torch.full_like(per_frame, float("nan")))
-    scale = torch.nanmedian(per_frame, dim=-1).values
+    scale = lower_nanmedian(per_frame)
     return torch.where(torch.isfinite(scale), scale, torch.ones_like(scale))
 
 
-def body_centre(x: torch.Tensor) -> torch.Tensor:
+def lower_nanmedian(v: torch.Tensor) -> torch.Tensor:
+    """(..., N) -> (...,): the median of the finite values along the last axis, the lower of the
+    two middle ones for an even count (what ``torch.nanmedian`` returns); NaN where none is finite.
+    Written with a sort, which exports to ONNX (`posemoe.onnx_model`); ``nanmedian`` does not."""
+    import torch
+
+    finite = torch.isfinite(v)
+    n = finite.sum(-1, keepdim=True)
+    ordered = torch.sort(torch.where(finite, v, torch.full_like(v, float("inf"))), dim=-1).values
+    middle = torch.gather(ordered, -1, ((n - 1) // 2).clamp_min(0)).squeeze(-1)
+    return torch.where(n.squeeze(-1) > 0, middle, torch.full_like(middle, float("nan")))
+
+
+def body_centre(x: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     """(..., J, C) keypoints -> (..., 2): mean of the found pelvis and hips, else of every found
-    joint, else 0."""
+    joint, else 0. numpy or torch (torch is not imported for numpy)."""
     xy = x[..., :2]
     found = found_joints(x)
-    w_c = found[..., _CENTRE_JOINTS]
-    n_c = w_c.sum(-1, keepdim=True)
-    centre = (xy[..., _CENTRE_JOINTS, :] * w_c[..., None]).sum(-2) / n_c.clamp_min(1)
-    n_all = found.sum(-1, keepdim=True)
-    everyone = (xy * found[..., None]).sum(-2) / n_all.clamp_min(1)
-    return torch.where(n_c > 0, centre, everyone)
+    centre_joints = list(_CENTRE_JOINTS)
+    w_c = found[..., centre_joints]
+    n_c = w_c.sum(-1)[..., None]
+    n_all = found.sum(-1)[..., None]
+    # counts are whole numbers >= 0: adding (n == 0) divides by at least 1
+    centre = (xy[..., centre_joints, :] * w_c[..., None]).sum(-2) / (n_c + (n_c == 0))
+    everyone = (xy * found[..., None]).sum(-2) / (n_all + (n_all == 0))
+    if is_torch_tensor(x):
+        import torch
+
+        return torch.where(n_c > 0, centre, everyone)
+    return np.where(n_c > 0, centre, everyone)
 
 
 def body_normalize(x: torch.Tensor) -> torch.Tensor:
     """The ``body`` normalisation of (..., T, J, C) windows (pixels or screen units); a new tensor."""
+    import torch
+
     if x.ndim < 3 or x.shape[-1] < 2:
         raise PoseMoEError(f"body_normalize input: expected shape (..., frames, joints, 2 or 3), found {tuple(x.shape)}")
     found = found_joints(x)

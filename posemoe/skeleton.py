@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
 
 
-def _torch_tensor(x) -> bool:
+def is_torch_tensor(x) -> bool:
     """Whether `x` is a torch tensor (False without importing torch when nothing has loaded it)."""
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(x, torch.Tensor)
@@ -173,7 +173,7 @@ def _check_joints(x: np.ndarray | torch.Tensor, joints: int, what: str, min_chan
 def h36m32_to_h36m17(x: ArrayT) -> ArrayT:
     """Select the 17 evaluation joints: (..., 32, C) -> (..., 17, C); numpy or torch."""
     _check_joints(x, 32, "h36m32_to_h36m17 input")
-    if _torch_tensor(x):
+    if is_torch_tensor(x):
         import torch
 
         idx = torch.as_tensor(H36M32_TO_17, dtype=torch.long, device=x.device)
@@ -296,7 +296,7 @@ def flip_pose(x: ArrayT, skeleton: Skeleton = H36M17) -> ArrayT:
     """
     _check_joints(x, skeleton.num_joints, f"flip_pose input ({skeleton.name})", min_channels=2)
     perm = skeleton.flip_permutation
-    if _torch_tensor(x):
+    if is_torch_tensor(x):
         import torch
 
         out = x.index_select(-2, torch.as_tensor(perm, device=x.device))  # a copy

@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from posemoe.errors import PoseMoEError
 from posemoe.normalization import body_centre, found_joints
@@ -57,6 +56,14 @@ def screen_focal(focal_px: float, width: int) -> float:
     if not (focal_px > 0 and math.isfinite(focal_px)):
         raise PoseMoEError(f"focal length: expected a positive number of pixels, found {focal_px}")
     return 2.0 * focal_px / width
+
+
+def uses_view_rotation(model) -> bool:
+    """Whether inputs to `model` (a `posemoe.model.PoseMoE` or `posemoe.onnx_model.OnnxPoseMoE`)
+    are turned to look at the person: for camera-invariant models (``input_norm="body"``), whose
+    input no longer says where in the frame the person is; screen-normalised models see that
+    themselves."""
+    return model.cfg.input_norm == "body"
 
 
 def rotation_to_axis(rays: np.ndarray) -> np.ndarray:
@@ -108,9 +115,8 @@ def look_at_person(x: np.ndarray, focal: float, principal: tuple[float, float] =
     if not (focal > 0 and math.isfinite(focal)):
         raise PoseMoEError(f"look_at_person: expected a positive focal length, found {focal}")
     cx, cy = principal
-    xt = torch.from_numpy(x)
-    centre = body_centre(xt).numpy().astype(np.float64)  # (..., 2)
-    found = found_joints(xt).numpy() > 0
+    centre = body_centre(x).astype(np.float64)  # (..., 2)
+    found = found_joints(x) > 0
     if x.ndim >= 3:
         centre = smooth_centres(centre, found.any(axis=-1), int(smooth))
     rays_c = np.concatenate([(centre - (cx, cy)) / focal, np.ones(centre.shape[:-1] + (1,))], axis=-1)

@@ -77,9 +77,11 @@ def h36m_npz(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True, scope="session")
 def _no_weight_downloads(tmp_path_factory):
     """No test downloads model weights or touches the user's cache: the mmpose backend's cache is
-    an empty temporary folder and its downloads are off (tests that need them patch these)."""
+    an empty temporary folder and its downloads are off (tests that need them patch these); the
+    lifting networks' ONNX graphs (`pipeline.onnx_lifter`) go to a temporary folder too."""
     mp = pytest.MonkeyPatch()
     mp.setenv("POSEMOE_OFFLINE", "1")
     mp.setenv("POSEMOE_OPENMMLAB_CACHE", str(tmp_path_factory.mktemp("openmmlab-cache")))
+    mp.setenv("POSEMOE_LIFT_CACHE", str(tmp_path_factory.mktemp("lift-cache")))
     yield
     mp.undo()

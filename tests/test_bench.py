@@ -73,7 +73,10 @@ def test_report_has_every_field(report: tuple[dict, Path]) -> None:
     assert mem["ratio"] == pytest.approx(mem["long_mb"] / mem["short_mb"])
     lift, render = rep["lifter"], rep["render"]
     assert lift["frames"] == 10 and lift["windows"] == 1 and _positive(lift["seconds"]) and _positive(lift["fps"])
-    assert _positive(lift["fps_one_thread"]) and _positive(lift["fps_default_threads"]) and lift["torch_threads"] >= 1
+    assert lift["runtime"] == "onnx" and lift["threads"] >= 1 and _positive(lift["fps_one_thread"])
+    on_torch = lift["torch"]
+    assert _positive(on_torch["fps"]) and _positive(on_torch["fps_one_thread"]) and _positive(on_torch["fps_default_threads"])
+    assert on_torch["threads"] >= 1 and on_torch["default_threads"] >= 1
     assert render["size"] == [160, 120] and render["output_size"][1] >= 120 and _positive(render["fps"])
     goals = {g["figure"]: g for g in rep["goals"]}
     assert goals["render"]["goal"] == 200 and goals["end to end, long clip"]["goal"] == 25
