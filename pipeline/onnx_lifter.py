@@ -87,8 +87,11 @@ def load_onnx_lifter(checkpoint: Path, log: Callable[[str], None] | None = None)
         export_onnx(model, path)
         return OnnxPoseMoE(path)
     except Exception as exc:  # any failure to build or save the graph: torch lifts as well
-        reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)).splitlines()[0]
         if log is not None:
-            log(f"[lift] lifting with torch: the ONNX graph could not be built in {path.parent} ({reason}); "
-                f"set {CACHE_ENV} to a writable folder to lift faster")
+            if isinstance(exc, OSError):
+                log(f"[lift] lifting with torch: cannot write the ONNX graph to {path.parent} "
+                    f"({exc.strerror or exc}); set {CACHE_ENV} to a writable folder to lift faster")
+            else:
+                log(f"[lift] lifting with torch: the ONNX graph of {checkpoint.name} could not be built "
+                    f"({(str(exc) or type(exc).__name__).splitlines()[0]})")
         return model.eval()

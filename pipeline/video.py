@@ -891,6 +891,9 @@ def process_video(src: Path, out: Path | None, *, save: Path | Sequence[Path] | 
             raise PoseMoEError(f"--fov {fov_deg:g}: expected the horizontal field of view in degrees, between 1 and 179; "
                                "pass e.g. --fov 65") from None
     ckpt_path = model_path(checkpoint)
+    from pipeline.onnx_lifter import lift_runtime
+
+    lift_runtime(device)  # a bad POSEMOE_LIFT_RUNTIME fails before any work
     if pose2d == "auto":
         name, reason = resolve_auto(det_weights, pose_weights)
     else:

@@ -84,7 +84,20 @@ def test_an_unwritable_cache_falls_back_to_torch_with_a_note(ckpt: Path, tmp_pat
     notes: list[str] = []
     model, _ = load_model(ckpt, None, notes.append)
     assert isinstance(model, PoseMoE) and not model.training
-    assert len(notes) == 1 and "lifting with torch" in notes[0] and "POSEMOE_LIFT_CACHE" in notes[0]
+    assert len(notes) == 1 and "lifting with torch: cannot write" in notes[0] and "POSEMOE_LIFT_CACHE" in notes[0]
+
+
+def test_a_graph_that_cannot_be_built_falls_back_to_torch(ckpt: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*a, **k):
+        raise PoseMoEError("exporting the lifting network to ONNX needs the onnx package (No module named 'onnx')")
+
+    monkeypatch.setattr("posemoe.onnx_model.export_onnx", refuse)
+    notes: list[str] = []
+    model, _ = load_model(ckpt, None, notes.append)
+    assert isinstance(model, PoseMoE)
+    assert notes == ["[lift] lifting with torch: the ONNX graph of tiny.pt could not be built (exporting the "
+                     "lifting network to ONNX needs the onnx package (No module named 'onnx'))"]
+    assert not onnx_lifter.graph_path(ckpt).exists()
 
 
 def test_a_bad_checkpoint_is_still_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
