@@ -36,8 +36,9 @@ and adding a clip never moves another one to a different shard. ``merge_summarie
 the shards' summary files into ``summary.csv``.
 
 Workers. ``workers`` processes (spawned), each with its own model (fine on CPU: the tiny model is
-a few MB) and ``cores // workers`` torch/OpenCV threads. ``workers=0`` runs in this process (no
-crash isolation; for debugging and tests).
+a few MB) and ``cores // workers`` lifting/OpenCV threads; each clip's 2D pass runs in a process of
+its own beside the worker (`pipeline.video`; workers do not load torch to lift on the CPU).
+``workers=0`` runs in this process (no crash isolation; for debugging and tests).
 """
 
 from __future__ import annotations
@@ -466,10 +467,8 @@ def _init_worker(threads: int) -> None:
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's native log lines
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import cv2
-    import torch
 
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(threads)
+    cv2.setNumThreads(threads)  # torch, if it lifts (`pipeline.onnx_lifter`), reads OMP_NUM_THREADS
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # idle: the parent decides; see _worker_clip
 
 
