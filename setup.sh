@@ -57,4 +57,12 @@ import mmcv, mmdet, mmpose
 print('[setup] ok: torch', torch.__version__, '| posemoe', posemoe.__version__, '| mmcv', mmcv.__version__,
       '| mmdet', mmdet.__version__, '| mmpose', mmpose.__version__)"
 compile_own
+# What posemoe builds on first use, built now so that the first `posemoe video` does not wait for
+# it: the MediaPipe pose bundle (from the wheel's models) and the shipped network's ONNX graph.
+"$VENV/bin/python" -c "
+from pipeline.onnx_lifter import load_onnx_lifter
+from pipeline.pose2d.mediapipe_bundle import ensure_bundle
+from posemoe.shipped import shipped_weights
+print('[setup] cached:', ensure_bundle().name, '|', load_onnx_lifter(shipped_weights(), print).path.name)" \
+    || echo "[setup] note: the MediaPipe bundle or the ONNX graph will be built on first use instead"
 echo "$want" > "$stamp"
