@@ -80,6 +80,8 @@ def load_onnx_lifter(checkpoint: Path, log: Callable[[str], None] | None = None)
     from posemoe.checkpoint import load_checkpoint  # torch: only to build the graph
 
     model, _ = load_checkpoint(checkpoint, device="cpu")
+    if log is not None:
+        log(f"[lift] exporting {checkpoint.name} to an ONNX graph, once for this checkpoint (into {path.parent})")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
