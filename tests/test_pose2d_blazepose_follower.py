@@ -24,7 +24,12 @@ LIMBS = [1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]  # hips, knees, ankles, shoul
 
 
 def _follower() -> bf.BlazePoseFollower:
-    return bf.BlazePoseFollower(bf.load_interpreter(wheel_models()[1]))
+    return bf.BlazePoseFollower()
+
+
+@pytest.fixture(scope="module")
+def model() -> bf.LandmarkModel:
+    return bf.LandmarkModel(wheel_models()[1])
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +97,7 @@ def test_one_euro_filter_passes_still_values_and_lags_less_when_faster() -> None
     assert s == pytest.approx(alpha)
 
 
-def test_the_follower_keeps_the_walker_close_to_the_truth(walk) -> None:
+def test_the_follower_keeps_the_walker_close_to_the_truth(walk, model) -> None:
     frames, truth = walk
     f = _follower()
     f.start(truth[0], np.ones(17))
@@ -103,7 +108,7 @@ def test_the_follower_keeps_the_walker_close_to_the_truth(walk) -> None:
 
     for i, frame in enumerate(frames):
         x0, y0, x1, y1 = f.region(w, h)
-        landmarks = f.track(frame[y0:y1, x0:x1], (x0, y0), i / 25.0)
+        landmarks = f.track(model, frame[y0:y1, x0:x1], (x0, y0), i / 25.0)
         assert landmarks is not None, f"lost at frame {i}"
         assert landmarks.shape == (33, 3) and ((landmarks[:, 2] >= 0) & (landmarks[:, 2] <= 1)).all()
         kp = blazepose33_to_h36m17(landmarks)[:, :2]
@@ -117,7 +122,7 @@ def test_the_backend_follows_with_litert_and_agrees_with_mediapipe(walk) -> None
     with MediaPipePeopleBackend() as lite, MediaPipePeopleBackend(lite_follow=False) as plain:
         a = [lite.detect_rgb(fr, i) for i, fr in enumerate(frames)]
         b = [plain.detect_rgb(fr, i) for i, fr in enumerate(frames)]
-        assert lite._lite_model is not None and plain._lite_model is None
+        assert lite._lite is not None and plain._lite is None
         assert all(f.lite is not None and f.lite.active for f in lite._followers)
     assert all(len(d) == 1 for d in a) and all(len(d) == 1 for d in b)
     height = float(np.median(np.ptp(truth[:40, :, 1], axis=1)))
@@ -130,7 +135,7 @@ def test_mediapipe_takes_over_where_the_follower_loses_them(walk, monkeypatch) -
     frames, _ = walk
     lost = []
 
-    def never(self, crop, origin, t):
+    def never(self, model, crop, origin, t):
         lost.append(t)
         self.stop()
         return None
@@ -144,12 +149,13 @@ def test_mediapipe_takes_over_where_the_follower_loses_them(walk, monkeypatch) -
 def test_without_litert_mediapipe_follows_everyone(walk, monkeypatch) -> None:
     frames, _ = walk
 
-    def missing(model):
-        raise PoseMoEError("the mediapipe backend's follower needs LiteRT (No module named 'ai_edge_litert'); "
-                           "install it with: pip install ai-edge-litert")
+    class Missing:
+        def __init__(self, model):
+            raise PoseMoEError("the mediapipe backend's follower needs LiteRT (No module named 'ai_edge_litert'); "
+                               "install it with: pip install ai-edge-litert")
 
-    monkeypatch.setattr(bf, "load_interpreter", missing)
+    monkeypatch.setattr(bf, "LandmarkModel", Missing)
     with MediaPipePeopleBackend() as backend:
         found = [len(backend.detect_rgb(fr, i)) for i, fr in enumerate(frames[:10])]
-        assert backend._lite_model is None and all(f.lite is None for f in backend._followers)
+        assert backend._lite is None and all(f.lite is None for f in backend._followers)
     assert found == [1] * 10

@@ -47,16 +47,31 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def load_interpreter(model: Path):
-    """LiteRT's interpreter for `model`, on one thread (the backend runs people side by side)."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError as exc:
-        raise PoseMoEError(f"the mediapipe backend's follower needs LiteRT ({exc}); "
-                           "install it with: pip install ai-edge-litert") from None
-    interpreter = Interpreter(model_path=str(model), num_threads=1)
-    interpreter.allocate_tensors()
-    return interpreter
+class LandmarkModel:
+    """The landmark model in LiteRT's interpreter, on one thread. It keeps no state between runs,
+    so any follower may use it; one model runs one image at a time (the backend keeps one per
+    worker thread)."""
+
+    def __init__(self, model: Path) -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:
+            raise PoseMoEError(f"the mediapipe backend's follower needs LiteRT ({exc}); "
+                               "install it with: pip install ai-edge-litert") from None
+        self.interpreter = it = Interpreter(model_path=str(model), num_threads=1)
+        it.allocate_tensors()
+        outputs = {d["name"]: d["index"] for d in it.get_output_details()}
+        self._input = it.get_input_details()[0]["index"]
+        self._landmarks, self._presence, self._heatmaps = outputs["Identity"], outputs["Identity_1"], outputs["Identity_3"]
+
+    def __call__(self, view: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """(256, 256, 3) uint8 RGB -> presence score, landmarks (39, 5) in input pixels, heatmaps (64, 64, 39)."""
+        it = self.interpreter
+        it.set_tensor(self._input, (view.astype(np.float32) * np.float32(1.0 / 255.0))[None])
+        it.invoke()
+        presence = float(np.asarray(it.get_tensor(self._presence)).reshape(-1)[0])
+        return presence, np.asarray(it.get_tensor(self._landmarks)).reshape(-1, 5).copy(), \
+            np.asarray(it.get_tensor(self._heatmaps))[0].copy()
 
 
 class OneEuroFilter:
@@ -92,18 +107,15 @@ class BlazePoseFollower:
     """One person followed from frame to frame (see the module docstring).
 
     `start(keypoints17, scores17)` sets the first region from Human3.6M-17 keypoints in frame
-    pixels; `region(w, h)` is the frame area the next `track` needs (x0, y0, x1, y1); `track(crop,
-    origin, t)` runs the model on that area of the frame (a crop whose top-left pixel is `origin`
-    in the frame, other people possibly greyed out) at time `t` seconds and returns the 33 body
-    landmarks (x, y, visibility) in frame pixels, or None when the person is lost (then `active`
-    is False until the next `start`)."""
+    pixels; `region(w, h)` is the frame area the next `track` needs (x0, y0, x1, y1); `track(model,
+    crop, origin, t)` runs the `LandmarkModel` on that area of the frame (a crop whose top-left
+    pixel is `origin` in the frame, other people possibly greyed out) at time `t` seconds and
+    returns the 33 body landmarks (x, y, visibility) in frame pixels, or None when the person is
+    lost (then `active` is False until the next `start`). `presence`: the model's last score."""
 
-    def __init__(self, interpreter, min_presence: float = 0.5) -> None:
-        self.interpreter = interpreter
-        details = {d["name"]: d["index"] for d in interpreter.get_output_details()}
-        self._input = interpreter.get_input_details()[0]["index"]
-        self._landmarks, self._presence, self._heatmaps = details["Identity"], details["Identity_1"], details["Identity_3"]
+    def __init__(self, min_presence: float = 0.5) -> None:
         self.min_presence = float(min_presence)
+        self.presence: float | None = None
         self.roi: tuple[float, float, float, float] | None = None  # centre x, y, side (pixels), turn (radians)
         self._t: float | None = None
         self._body = OneEuroFilter(0.05, 80.0, 1.0)
@@ -155,7 +167,7 @@ class BlazePoseFollower:
         m[:, 2] = np.array([cx - origin[0], cy - origin[1]]) - m[:, :2] @ np.array([INPUT / 2, INPUT / 2])
         return m
 
-    def track(self, crop: np.ndarray, origin: tuple[int, int], t: float) -> np.ndarray | None:
+    def track(self, model: LandmarkModel, crop: np.ndarray, origin: tuple[int, int], t: float) -> np.ndarray | None:
         import cv2
 
         if self.roi is None:
@@ -163,14 +175,11 @@ class BlazePoseFollower:
         m = self._affine(origin)
         view = cv2.warpAffine(crop, m, (INPUT, INPUT), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        it = self.interpreter
-        it.set_tensor(self._input, (view.astype(np.float32) * np.float32(1.0 / 255.0))[None])
-        it.invoke()
-        if float(np.asarray(it.get_tensor(self._presence)).reshape(-1)[0]) < self.min_presence:
+        self.presence, raw, heatmaps = model(view)
+        if self.presence < self.min_presence:
             self.stop()
             return None
-        raw = np.asarray(it.get_tensor(self._landmarks)).reshape(-1, 5)
-        xy = _refine(raw[:, :2].astype(np.float64), np.asarray(it.get_tensor(self._heatmaps))[0])
+        xy = _refine(raw[:, :2].astype(np.float64), heatmaps)
         xy = np.c_[xy, np.ones(len(xy))] @ m.T + np.asarray(origin, dtype=np.float64)  # frame pixels
         visibility = _sigmoid(raw[:33, 3].astype(np.float64))
         dt = 0.0 if self._t is None else t - self._t

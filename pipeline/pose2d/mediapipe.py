@@ -76,9 +76,11 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import re
 import sys
 import tempfile
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -449,22 +451,25 @@ class MediaPipePeopleBackend(PoseBackend):
         self._regions: list[tuple[int, int, int, int]] = []
         self._next_region = 0
         self._idle: list[Any] = []  # video-mode landmarkers to reuse (making one takes ~0.1 s)
-        self._idle_lite: list[Any] = []  # LiteRT interpreters to reuse
-        self._lite_model = None
+        self._idle_lock = threading.Lock()  # worker threads take landmarkers from `_idle` too
+        self._lite: queue.SimpleQueue | None = None  # one LiteRT `LandmarkModel` per worker thread
         self._pending: tuple[Future, tuple[int, int, int, int]] | None = None  # a discovery still running
         self._closed = False
         self._pool = ThreadPoolExecutor(max_workers=max(1, int(threads)), thread_name_prefix="mediapipe")
         with self._quiet(True):
             self._finder = self._landmarker(video=False, poses=self.max_people)
             if lite_follow:
-                from pipeline.pose2d import blazepose_follower
+                import pipeline.pose2d.blazepose_follower as blazepose_follower
                 from pipeline.pose2d.mediapipe_bundle import wheel_models
 
                 try:
-                    self._idle_lite.append(blazepose_follower.load_interpreter(wheel_models()[1]))
-                    self._lite_model = wheel_models()[1]
+                    models = [blazepose_follower.LandmarkModel(wheel_models()[1]) for _ in range(max(1, int(threads)))]
                 except PoseMoEError:
-                    pass  # LiteRT missing: MediaPipe's landmarker follows everyone
+                    models = []  # LiteRT missing: MediaPipe's landmarker follows everyone
+                if models:
+                    self._lite = queue.SimpleQueue()
+                    for model in models:
+                        self._lite.put(model)
 
     # ------------------------------------------------------------------ MediaPipe plumbing
 
@@ -555,8 +560,6 @@ class MediaPipePeopleBackend(PoseBackend):
             f.seen = False
             others = [g.detection.box for g in self._followers if g is not f]
             crop = self._masked(rgb, box, f, others)
-            if f.landmarker is None:
-                f.landmarker = self._idle.pop() if self._idle else self._landmarker(video=True, poses=1)
             if lite:
                 # if the follower loses them, MediaPipe's landmarker looks on the same frame
                 fallback = self._crop(f.detection, w, h)
@@ -567,12 +570,21 @@ class MediaPipePeopleBackend(PoseBackend):
 
     def _follow_mediapipe(self, f: _Follower, crop: np.ndarray, box: tuple[int, int, int, int],
                           stamp_ms: int) -> list[Detection]:
+        if f.landmarker is None:  # made when first needed: most people never lose their LiteRT follower
+            with self._idle_lock:
+                f.landmarker = self._idle.pop() if self._idle else None
+            if f.landmarker is None:
+                f.landmarker = self._landmarker(video=True, poses=1)
         x0, y0, x1, y1 = box
         return self._detections(f.landmarker.detect_for_video(self._image(crop), stamp_ms), x0, y0, x1 - x0, y1 - y0)
 
     def _follow_lite(self, f: _Follower, crop: np.ndarray, box: tuple[int, int, int, int], stamp_ms: int,
                      rgb: np.ndarray, fallback: tuple[int, int, int, int], others: list) -> list[Detection]:
-        landmarks = f.lite.track(crop, box[:2], stamp_ms / 1000.0)
+        model = self._lite.get()  # at most one job per worker thread: there is always one free
+        try:
+            landmarks = f.lite.track(model, crop, box[:2], stamp_ms / 1000.0)
+        finally:
+            self._lite.put(model)
         if landmarks is not None:
             h36m = blazepose33_to_h36m17(landmarks)
             kp, sc = h36m[:, :2], np.clip(np.nan_to_num(h36m[:, 2], nan=0.0), 0.0, 1.0)
@@ -635,17 +647,15 @@ class MediaPipePeopleBackend(PoseBackend):
 
     def _drop(self, f: _Follower) -> None:
         if f.landmarker is not None:
-            self._idle.append(f.landmarker)
-        if f.lite is not None:
-            self._idle_lite.append(f.lite.interpreter)
+            with self._idle_lock:
+                self._idle.append(f.landmarker)
 
     def _new_follower(self, d: Detection) -> _Follower:
-        if self._lite_model is None:
+        if self._lite is None:
             return _Follower(self._idle.pop() if self._idle else self._landmarker(video=True, poses=1), d)
-        from pipeline.pose2d import blazepose_follower
+        from pipeline.pose2d.blazepose_follower import BlazePoseFollower
 
-        interpreter = self._idle_lite.pop() if self._idle_lite else blazepose_follower.load_interpreter(self._lite_model)
-        lite = blazepose_follower.BlazePoseFollower(interpreter, self.min_tracking_confidence)
+        lite = BlazePoseFollower(self.min_tracking_confidence)
         lite.start(d.keypoints, d.scores)
         return _Follower(None, d, lite=lite)
 
