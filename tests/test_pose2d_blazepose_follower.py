@@ -84,6 +84,29 @@ def test_refinement_moves_a_landmark_to_its_heatmap_peak() -> None:
     np.testing.assert_array_equal(out[1], xy[1])  # no confident peak: left as predicted
 
 
+def _refine_one_by_one(xy: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
+    """The refinement written plainly, landmark by landmark, window clipped to the heatmap."""
+    out = xy.copy()
+    for k in range(len(xy)):
+        col, row = int(xy[k, 0] / 4), int(xy[k, 1] / 4)
+        r0, r1, c0, c1 = max(0, row - 3), min(64, row + 4), max(0, col - 3), min(64, col + 4)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        w = 1 / (1 + np.exp(-heatmaps[r0:r1, c0:c1, k].astype(np.float64)))
+        if w.max() >= 0.5:
+            rr, cc = np.mgrid[r0:r1, c0:c1]
+            out[k] = ((w * cc).sum() / w.sum() * 4, (w * rr).sum() / w.sum() * 4)
+    return out
+
+
+def test_refinement_equals_the_plain_one_landmark_at_a_time() -> None:
+    rng = np.random.default_rng(0)
+    hm = rng.normal(-1.0, 2.0, size=(bf.HEATMAP, bf.HEATMAP, 39)).astype(np.float32)
+    xy = rng.uniform(-40, 300, size=(39, 2))  # some near the edges, some outside the input
+    xy[:3] = [[-500.0, 10.0], [1.0, 1.0], [255.9, 255.9]]
+    np.testing.assert_allclose(bf._refine(xy, hm), _refine_one_by_one(xy, hm), atol=1e-9)
+
+
 def test_one_euro_filter_passes_still_values_and_lags_less_when_faster() -> None:
     still = bf.OneEuroFilter(1.0, 0.0, 1.0)
     x = np.array([5.0, -2.0])

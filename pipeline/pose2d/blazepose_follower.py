@@ -209,19 +209,24 @@ def _turn(up: np.ndarray) -> float:
 
 
 def _refine(xy: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
-    """Landmarks (N, 2) in input pixels refined from the (64, 64, >=N) heatmaps (module docstring)."""
-    out = xy.copy()
+    """Landmarks (N, 2) in input pixels refined from the (64, 64, >=N) heatmaps (module docstring):
+    each landmark's 7x7 window of heatmap cells around it (cells outside the heatmap left out)."""
     cell = INPUT / HEATMAP
     r = REFINE_KERNEL // 2
-    for k in range(len(xy)):
-        col, row = int(xy[k, 0] / cell), int(xy[k, 1] / cell)
-        r0, r1, c0, c1 = max(0, row - r), min(HEATMAP, row + r + 1), max(0, col - r), min(HEATMAP, col + r + 1)
-        if r0 >= r1 or c0 >= c1:
-            continue
-        w = _sigmoid(heatmaps[r0:r1, c0:c1, k].astype(np.float64))
-        if w.max() < REFINE_MIN_CONFIDENCE:
-            continue
-        rows, cols = np.mgrid[r0:r1, c0:c1]
-        total = w.sum()
-        out[k] = ((w * cols).sum() / total * cell, (w * rows).sum() / total * cell)
+    n = len(xy)
+    # the window's centre cell, as int() truncates; far outside, the window holds no cell at all
+    centre = np.clip(np.trunc(xy / cell), -r - 1, HEATMAP + r).astype(np.int64)  # (N, 2): col, row
+    offsets = np.arange(-r, r + 1)
+    cols = centre[:, 0, None] + offsets  # (N, K)
+    rows = centre[:, 1, None] + offsets
+    inside = ((rows >= 0) & (rows < HEATMAP))[:, :, None] & ((cols >= 0) & (cols < HEATMAP))[:, None, :]
+    cells = heatmaps[np.clip(rows, 0, HEATMAP - 1)[:, :, None], np.clip(cols, 0, HEATMAP - 1)[:, None, :],
+                     np.arange(n)[:, None, None]].astype(np.float64)  # (N, K, K)
+    w = _sigmoid(cells) * inside  # cells outside the heatmap weigh nothing
+    total = w.sum(axis=(1, 2))
+    refine = w.max(axis=(1, 2)) >= REFINE_MIN_CONFIDENCE
+    out = xy.copy()
+    safe = np.where(total > 0, total, 1.0)
+    out[refine, 0] = ((w * cols[:, None, :]).sum(axis=(1, 2)) / safe * cell)[refine]
+    out[refine, 1] = ((w * rows[:, :, None]).sum(axis=(1, 2)) / safe * cell)[refine]
     return out
