@@ -64,8 +64,8 @@ Metadata (a JSON object):
 - ``checkpoint``: ``{"name", "path", "sha256"}`` of the lifting checkpoint (``path`` and
   ``sha256`` null when only a name was given), or null
 - ``backend2d``: ``{"name", "reason"}``: the 2D keypoint detector used and why it was chosen
-- ``versions``: ``{"posemoe", "torch", "numpy", "python", ...}`` plus ``mediapipe`` / ``mmpose``
-  when installed
+- ``versions``: ``{"posemoe", "torch", "numpy", "python", ...}`` plus ``mediapipe``,
+  ``ai-edge-litert`` (the 2D follower), ``mmpose`` and ``onnxruntime`` (the lifting) when installed
 - ``created``: ISO 8601 time the results were made, with the UTC offset
 - ``smoothing``: the temporal filter applied to the 3D (``posemoe.smoothing``), or null
 - ``extra``: free-form JSON object for run settings (input video, options); may be empty
@@ -130,7 +130,7 @@ JSON_DECIMALS: dict[str, int] = {"keypoints2d": 2, "keypoints3d": 4, "scores2d":
 
 # distribution name -> module whose __version__ is a fallback when the distribution has no metadata
 _VERSION_DISTS: dict[str, str] = {"posemoe": "posemoe", "torch": "torch", "numpy": "numpy"}
-_OPTIONAL_DISTS: tuple[str, ...] = ("mediapipe", "mmpose")
+_OPTIONAL_DISTS: tuple[str, ...] = ("mediapipe", "ai-edge-litert", "mmpose", "onnxruntime")
 _ARRAY_KEYS = ("frame_index", "time_s", "fps", "image_size", "track_ids", "keypoints2d", "scores2d",
                "keypoints3d")
 SCENE_KEYS = ("root_camera", "keypoints3d_world", "foot_contact", "world_from_camera", "focal_px", "principal_px")
@@ -141,7 +141,8 @@ def _now_iso() -> str:
 
 
 def collect_versions() -> dict[str, str]:
-    """Versions of posemoe, torch, numpy, python, and mediapipe / mmpose when installed.
+    """Versions of posemoe, torch, numpy, python, and mediapipe, ai-edge-litert, mmpose and
+    onnxruntime when installed.
 
     Read from package metadata (``importlib.metadata``); nothing is imported for it. A package
     without metadata falls back to the ``__version__`` of its module if already imported, else

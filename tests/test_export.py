@@ -62,6 +62,10 @@ def test_npz_round_trip_is_exact(tmp_path: Path) -> None:
     assert meta["joint_names"] == list(H36M17.joint_names)
     assert meta["units"]["keypoints2d"] == "px" and meta["units"]["keypoints3d"] == "m" and meta["units"]["time_s"] == "s"
     assert {"posemoe", "torch", "numpy", "python"} <= set(meta["versions"])
+    from importlib import metadata
+
+    for dist in ("mediapipe", "ai-edge-litert", "onnxruntime"):  # what makes the 2D and the 3D here
+        assert meta["versions"][dist] == metadata.version(dist)
     assert meta["checkpoint"]["name"] == "model.pt" and len(meta["checkpoint"]["sha256"]) == 64
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
 
