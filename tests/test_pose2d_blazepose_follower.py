@@ -178,7 +178,8 @@ def test_without_litert_mediapipe_follows_everyone(walk, monkeypatch) -> None:
                                "install it with: pip install ai-edge-litert")
 
     monkeypatch.setattr(bf, "LandmarkModel", Missing)
-    with MediaPipePeopleBackend() as backend:
+    said = r"needs LiteRT .*pip install ai-edge-litert; until then MediaPipe.s own landmarker follows people"
+    with pytest.warns(UserWarning, match=said), MediaPipePeopleBackend() as backend:
         found = [len(backend.detect_rgb(fr, i)) for i, fr in enumerate(frames[:10])]
         assert backend._lite is None and all(f.lite is None for f in backend._followers)
     assert found == [1] * 10

@@ -81,6 +81,7 @@ import re
 import sys
 import tempfile
 import threading
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -464,8 +465,10 @@ class MediaPipePeopleBackend(PoseBackend):
 
                 try:
                     models = [blazepose_follower.LandmarkModel(wheel_models()[1]) for _ in range(max(1, int(threads)))]
-                except PoseMoEError:
-                    models = []  # LiteRT missing: MediaPipe's landmarker follows everyone
+                except PoseMoEError as exc:
+                    models = []  # MediaPipe's landmarker follows everyone, about a fifth slower
+                    warnings.warn(f"{exc}; until then MediaPipe's own landmarker follows people (about a fifth slower)",
+                                  stacklevel=2)
                 if models:
                     self._lite = queue.SimpleQueue()
                     for model in models:
