@@ -63,20 +63,18 @@ def load_onnx_lifter(checkpoint: Path, log: Callable[[str], None] | None = None)
     checkpoint raises PoseMoEError either way."""
     from posemoe.onnx_model import OnnxPoseMoE, export_onnx
 
-    if not checkpoint.is_file():
-        from posemoe.checkpoint import load_checkpoint
-
-        load_checkpoint(checkpoint)  # its one-line error: missing, a folder, ...
-    try:
-        path = graph_path(checkpoint)
-    except OSError as exc:
-        raise PoseMoEError(f"{checkpoint}: cannot read the checkpoint ({exc.strerror or exc}); "
-                           "check its permissions") from None
-    if path.is_file():
+    path = None
+    if checkpoint.is_file():  # else load_checkpoint below says what is wrong (missing, a folder, ...)
         try:
-            return OnnxPoseMoE(path)
-        except PoseMoEError:
-            pass  # not whole: built again below
+            path = graph_path(checkpoint)
+        except OSError as exc:
+            raise PoseMoEError(f"{checkpoint}: cannot read the checkpoint ({exc.strerror or exc}); "
+                               "check its permissions") from None
+        if path.is_file():
+            try:
+                return OnnxPoseMoE(path)
+            except PoseMoEError:
+                pass  # not whole: built again below
     from posemoe.checkpoint import load_checkpoint  # torch: only to build the graph
 
     model, _ = load_checkpoint(checkpoint, device="cpu")

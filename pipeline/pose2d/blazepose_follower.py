@@ -69,9 +69,9 @@ class LandmarkModel:
         it = self.interpreter
         it.set_tensor(self._input, (view.astype(np.float32) * np.float32(1.0 / 255.0))[None])
         it.invoke()
-        presence = float(np.asarray(it.get_tensor(self._presence)).reshape(-1)[0])
-        return presence, np.asarray(it.get_tensor(self._landmarks)).reshape(-1, 5).copy(), \
-            np.asarray(it.get_tensor(self._heatmaps))[0].copy()
+        # get_tensor returns copies: nothing here is overwritten by the next run
+        presence = float(it.get_tensor(self._presence).reshape(-1)[0])
+        return presence, it.get_tensor(self._landmarks).reshape(-1, 5), it.get_tensor(self._heatmaps)[0]
 
 
 class OneEuroFilter:
