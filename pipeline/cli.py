@@ -335,7 +335,8 @@ def video(
                         render_options=options, det_weights=det_weights, pose_weights=pose_weights,
                         focal_px=focal, fov_deg=fov, smooth=smooth, bones=bones, place=place,
                         encoder_preset=x264_preset)
-    typer.echo(f"{job.frames} frames, {job.people} people tracked -> {', '.join(str(o) for o in job.outputs)}")
+    people = "1 person" if job.people == 1 else f"{job.people} people"
+    typer.echo(f"{job.frames} frames, {people} tracked -> {', '.join(str(o) for o in job.outputs)}")
     typer.echo(job.timing)
 
 

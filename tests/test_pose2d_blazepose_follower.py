@@ -154,19 +154,24 @@ def test_the_backend_follows_with_litert_and_agrees_with_mediapipe(walk) -> None
     assert np.median(diff) < 0.03
 
 
-def test_mediapipe_takes_over_where_the_follower_loses_them(walk, monkeypatch) -> None:
+def test_the_person_is_looked_for_again_where_the_follower_loses_them(walk, monkeypatch) -> None:
     frames, _ = walk
     lost = []
+    real = bf.BlazePoseFollower.track
 
-    def never(self, model, crop, origin, t):
-        lost.append(t)
-        self.stop()
-        return None
+    def first_run_only(self, model, crop, origin, t):
+        if self.presence is not None:  # following on from an earlier run: lose them
+            lost.append(t)
+            self.stop()
+            return None
+        return real(self, model, crop, origin, t)  # a finder's first run on a detection
 
-    monkeypatch.setattr(bf.BlazePoseFollower, "track", never)
+    monkeypatch.setattr(bf.BlazePoseFollower, "track", first_run_only)
     with MediaPipePeopleBackend() as backend:
         found = [len(backend.detect_rgb(fr, i)) for i, fr in enumerate(frames[:20])]
-    assert found[1:] == [1] * 19 and len(lost) >= 5  # restarted from MediaPipe's landmarks each time
+        assert backend._finder is None  # found and followed without MediaPipe's graphs
+    # found again in their crop on the frame the follower lost them, every time
+    assert found[1:] == [1] * 19 and len(lost) >= 15
 
 
 def test_without_litert_mediapipe_follows_everyone(walk, monkeypatch) -> None:
@@ -178,7 +183,7 @@ def test_without_litert_mediapipe_follows_everyone(walk, monkeypatch) -> None:
                                "install it with: pip install ai-edge-litert")
 
     monkeypatch.setattr(bf, "LandmarkModel", Missing)
-    said = r"needs LiteRT .*pip install ai-edge-litert; until then MediaPipe.s own landmarker follows people"
+    said = r"needs LiteRT .*pip install ai-edge-litert; until then MediaPipe.s own landmarker finds and follows people"
     with pytest.warns(UserWarning, match=said), MediaPipePeopleBackend() as backend:
         found = [len(backend.detect_rgb(fr, i)) for i, fr in enumerate(frames[:10])]
         assert backend._lite is None and all(f.lite is None for f in backend._followers)

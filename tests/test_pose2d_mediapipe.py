@@ -353,9 +353,9 @@ def test_regions_are_searched_on_every_frame_for_the_first_rounds_then_every_oth
     for rounds in (1, 2):
         calls: list[int] = []
 
-        def counted(self, rgb, region, calls=calls):
+        def counted(self, rgb, region, *rest, calls=calls):
             calls.append(self._last_index)
-            return real(self, rgb, region)
+            return real(self, rgb, region, *rest)
 
         monkeypatch.setattr(MediaPipePeopleBackend, "_submit_finder", counted)
         with MediaPipePeopleBackend(first_rounds=rounds) as backend:

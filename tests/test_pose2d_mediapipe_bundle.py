@@ -63,11 +63,18 @@ def test_bundle_problems_are_one_line_with_the_fix(tmp_path, monkeypatch) -> Non
 def test_video_with_an_unwritable_cache_is_one_line(tmp_path, monkeypatch) -> None:
     from typer.testing import CliRunner
 
+    import pipeline.pose2d.blazepose_follower as follower
     from pipeline.cli import app
 
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")
     monkeypatch.setenv(bundle.CACHE_ENV, str(blocker))
+
+    class NoLiteRT:  # without LiteRT, MediaPipe's graphs (and so the bundle) find and follow people
+        def __init__(self, model):
+            raise PoseMoEError("the mediapipe backend's follower needs LiteRT (test); install it with: pip install ai-edge-litert")
+
+    monkeypatch.setattr(follower, "LandmarkModel", NoLiteRT)
     clip = Path(__file__).resolve().parents[1] / "examples" / "synthetic_walk.mp4"
     out = tmp_path / "out" / "o.mp4"
     result = CliRunner().invoke(app, ["video", str(clip), "-o", str(out), "--pose2d", "mediapipe", "-q"])
@@ -75,3 +82,19 @@ def test_video_with_an_unwritable_cache_is_one_line(tmp_path, monkeypatch) -> No
     errors = [ln for ln in result.output.splitlines() if ln.startswith("error: ")]
     assert len(errors) == 1 and "cannot write the MediaPipe pose bundle" in errors[0] and bundle.CACHE_ENV in errors[0]
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_with_litert_no_bundle_is_needed(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("ai_edge_litert")
+    import numpy as np
+
+    from pipeline.pose2d.mediapipe import MediaPipePeopleBackend
+
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")  # the bundle could not be written here
+    monkeypatch.setenv(bundle.CACHE_ENV, str(blocker))
+    monkeypatch.delitem(sys.modules, "mediapipe", raising=False)
+    with MediaPipePeopleBackend(threads=1) as backend:
+        assert backend(np.full((240, 320, 3), 235, np.uint8), 0) == []
+        assert backend._finder is None and backend._bundle is None
+    assert "mediapipe" not in sys.modules  # the models are read from the wheel without importing it

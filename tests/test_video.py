@@ -46,7 +46,7 @@ def test_video_renders_and_exports_the_synthetic_walk(ckpt: Path, tmp_path: Path
     out, data = tmp_path / "out.mp4", tmp_path / "poses.npz"
     result = runner.invoke(app, ["video", str(CLIP), "-o", str(out), "--save", str(data), "-c", str(ckpt), "-q"])
     assert result.exit_code == 0, result.output
-    assert "1 people tracked" in result.output and "frames/s end to end" in result.output
+    assert "1 person tracked" in result.output and "frames/s end to end" in result.output
     src, rendered = probe(CLIP), probe(out)
     assert rendered.frame_count == src.frame_count == 100 and rendered.fps == pytest.approx(src.fps)
     assert (rendered.width, rendered.height) == (src.width + src.height, src.height)  # frame + square 3D panel

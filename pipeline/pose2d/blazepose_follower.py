@@ -141,7 +141,11 @@ class BlazePoseFollower:
         # keypoints too poor to set it (a small, far person), and the region starts upright instead
         if abs(turn) > START_MAX_TURN:
             turn = 0.0
-        self.roi = (float(centre[0]), float(centre[1]), REGION_SCALE * reach, turn)
+        self.start_region((centre[0], centre[1], REGION_SCALE * reach, turn))
+
+    def start_region(self, roi: tuple[float, float, float, float]) -> None:
+        """First region as given (centre x, y, side in pixels, turn in radians): a person detector's."""
+        self.roi = tuple(float(v) for v in roi)
         self._t = None
         self._body = OneEuroFilter(0.05, 80.0, 1.0)
         self._align = OneEuroFilter(0.01, 10.0, 1.0)

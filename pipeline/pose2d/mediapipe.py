@@ -85,12 +85,13 @@ import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
 from pipeline.pose2d.base import Detection, PoseBackend, box_from_keypoints, box_iou, check_frame
-from pipeline.pose2d.mediapipe_bundle import ensure_bundle
+from pipeline.pose2d.mediapipe_bundle import ensure_bundle, wheel_models
 from posemoe.errors import PoseMoEError
 from posemoe.skeleton import blazepose33_to_h36m17
 
@@ -99,6 +100,7 @@ __all__ = [
     "MediaPipeBackend",
     "MediaPipePeopleBackend",
     "discovery_regions",
+    "part_of",
     "plausible_person",
     "same_person",
     "tile_grid",
@@ -318,6 +320,21 @@ def same_person(a: Detection, b: Detection, iou: float) -> bool:
     return distance < 0.08 * size
 
 
+PART_HEIGHT = 0.35  # `part_of`: a "person" this much shorter than someone they touch is a part of them
+PART_MARGIN = 0.05  # `part_of`: boxes this close (a fraction of the taller one's height) touch
+
+
+def part_of(a: Detection, b: Detection, ratio: float = PART_HEIGHT) -> bool:
+    """Whether `a` is a part of `b` seen as a small whole person (a hand on someone's back, found
+    beside `b` greyed out): `a`'s box is less than `ratio` of `b`'s height and touches `b`'s box
+    enlarged by `PART_MARGIN` of its height on every side."""
+    height = b.box[3] - b.box[1]
+    m = PART_MARGIN * height
+    touch = (a.box[0] <= b.box[2] + m and b.box[0] - m <= a.box[2]
+             and a.box[1] <= b.box[3] + m and b.box[1] - m <= a.box[3])
+    return bool(touch and (a.box[3] - a.box[1]) < ratio * height)
+
+
 def _median_joint_distance(a: Detection, b: Detection, min_score: float) -> float:
     """The median distance in pixels between the joints scored above `min_score` in both `a`
     and `b`; infinite with fewer than 6 such joints."""
@@ -422,7 +439,6 @@ class MediaPipePeopleBackend(PoseBackend):
             if not 0.0 <= float(value) <= 1.0:
                 raise PoseMoEError(f"MediaPipePeopleBackend: {what} must be in [0, 1], found {value}")
         self._quiet = _filtered_native_stderr
-        self.bundle = ensure_bundle()
         self.max_people = int(max_people)
         if isinstance(discover_every, bool) or int(discover_every) != discover_every or discover_every < 1:
             raise PoseMoEError(f"discover_every: expected a whole number of frames >= 1, found {discover_every}")
@@ -453,28 +469,43 @@ class MediaPipePeopleBackend(PoseBackend):
         self._next_region = 0
         self._idle: list[Any] = []  # video-mode landmarkers to reuse (making one takes ~0.1 s)
         self._idle_lock = threading.Lock()  # worker threads take landmarkers from `_idle` too
-        self._lite: queue.SimpleQueue | None = None  # one LiteRT `LandmarkModel` per worker thread
+        # one LiteRT (LandmarkModel, PoseDetector) pair per worker thread; None: MediaPipe's graphs
+        self._lite: queue.SimpleQueue | None = None
+        self._handoff: dict[int, Any] = {}  # id(Detection found) -> the BlazePoseFollower that found it
+        self._finder: Any = None  # MediaPipe's landmarker in image mode, when not finding with LiteRT
+        self._bundle: Path | None = None
         self._pending: tuple[Future, tuple[int, int, int, int]] | None = None  # a discovery still running
         self._closed = False
         self._pool = ThreadPoolExecutor(max_workers=max(1, int(threads)), thread_name_prefix="mediapipe")
         with self._quiet(True):
-            self._finder = self._landmarker(video=False, poses=self.max_people)
+            models = []
             if lite_follow:
-                import pipeline.pose2d.blazepose_follower as blazepose_follower
-                from pipeline.pose2d.mediapipe_bundle import wheel_models
+                from pipeline.pose2d.blazepose_detector import PoseDetector
+                from pipeline.pose2d.blazepose_follower import LandmarkModel
 
+                detector_file, landmarks_file = wheel_models()
                 try:
-                    models = [blazepose_follower.LandmarkModel(wheel_models()[1]) for _ in range(max(1, int(threads)))]
+                    models = [(LandmarkModel(landmarks_file), PoseDetector(detector_file))
+                              for _ in range(max(1, int(threads)))]
                 except PoseMoEError as exc:
-                    models = []  # MediaPipe's landmarker follows everyone, about a fifth slower
-                    warnings.warn(f"{exc}; until then MediaPipe's own landmarker follows people (about a fifth slower)",
-                                  stacklevel=2)
-                if models:
-                    self._lite = queue.SimpleQueue()
-                    for model in models:
-                        self._lite.put(model)
+                    # MediaPipe's graphs find and follow everyone, about a fifth slower
+                    warnings.warn(f"{exc}; until then MediaPipe's own landmarker finds and follows people "
+                                  "(about a fifth slower)", stacklevel=2)
+            if models:
+                self._lite = queue.SimpleQueue()
+                for pair in models:
+                    self._lite.put(pair)
+            else:
+                self._finder = self._landmarker(video=False, poses=self.max_people)
 
     # ------------------------------------------------------------------ MediaPipe plumbing
+
+    @property
+    def bundle(self) -> Path:
+        """MediaPipe's ``.task`` bundle (built into the cache when first needed)."""
+        if self._bundle is None:
+            self._bundle = ensure_bundle()
+        return self._bundle
 
     def _landmarker(self, video: bool, poses: int) -> Any:
         from mediapipe.tasks.python import BaseOptions, vision
@@ -517,9 +548,50 @@ class MediaPipePeopleBackend(PoseBackend):
     # ------------------------------------------------------------------ passes
 
     def _discover(self, found: Any, region: tuple[int, int, int, int]) -> list[Detection]:
-        """The people in one region's landmarker result, most confident first."""
-        x0, y0, x1, y1 = region
-        return sorted(self._detections(found, x0, y0, x1 - x0, y1 - y0), key=lambda d: -d.score)
+        """The people in one region's finder result (`_find_lite`'s, or MediaPipe's landmarker's),
+        most confident first."""
+        if isinstance(found, list):
+            people = self._took_over(found)
+        else:
+            x0, y0, x1, y1 = region
+            people = self._detections(found, x0, y0, x1 - x0, y1 - y0)
+        return sorted(people, key=lambda d: -d.score)
+
+    def _took_over(self, found: list[tuple[Detection, Any]]) -> list[Detection]:
+        """`_find_lite`'s people: the followers that found them are kept for `_new_follower`."""
+        for d, follower in found:
+            self._handoff[id(d)] = follower
+        return [d for d, _ in found]
+
+    def _find_lite(self, image: np.ndarray, origin: tuple[int, int], limit: int, t: float,
+                   pair: tuple[Any, Any] | None = None) -> list[tuple[Detection, Any]]:
+        """The people in `image` (a crop of the frame at `origin`) found with the LiteRT models
+        (`pipeline.pose2d.blazepose_detector.find_people`), each with the follower that found them."""
+        from pipeline.pose2d.blazepose_detector import find_people
+
+        mine = pair is None
+        if mine:
+            pair = self._lite.get()  # at most one job per worker thread: there is always one free
+        try:
+            found = find_people(pair[1], pair[0], image, origin, min_score=self.min_detection_confidence,
+                                limit=limit, min_presence=self.min_tracking_confidence, t=t)
+        finally:
+            if mine:
+                self._lite.put(pair)
+        out = []
+        for landmarks, follower in found:
+            d = self._detection(landmarks)
+            if d is not None:
+                out.append((d, follower))
+        return out
+
+    def _detection(self, landmarks: np.ndarray) -> Detection | None:
+        """A `Detection` from 33 landmarks (x, y, visibility) in frame pixels, if they look like a person."""
+        h36m = blazepose33_to_h36m17(landmarks)
+        kp, sc = h36m[:, :2], np.clip(np.nan_to_num(h36m[:, 2], nan=0.0), 0.0, 1.0)
+        if plausible_person(kp, sc, self.min_joints):
+            return Detection(kp, sc, box=box_from_keypoints(kp, sc))
+        return None
 
     def _follow(self, followers: list[tuple[_Follower, list[Detection]]],
                 held: list[_Follower] = ()) -> list[_Follower]:
@@ -542,7 +614,11 @@ class MediaPipePeopleBackend(PoseBackend):
             f.motion = motion_per_frame(f.detection, best, f.gap)
             f.detection, f.misses, f.seen = best, 0, True
             if f.lite is not None and not f.lite.active:
-                f.lite.start(best.keypoints, best.scores)
+                found_by = self._handoff.get(id(best))
+                if found_by is not None:
+                    f.lite = found_by  # found again with the LiteRT models: follow on from there
+                else:
+                    f.lite.start(best.keypoints, best.scores)
             kept.append(f)
         return kept[len(held):]
 
@@ -564,9 +640,11 @@ class MediaPipePeopleBackend(PoseBackend):
             others = [g.detection.box for g in self._followers if g is not f]
             crop = self._masked(rgb, box, f, others)
             if lite:
-                # if the follower loses them, MediaPipe's landmarker looks on the same frame
+                # if the follower loses them, they are looked for in their crop on the same frame
                 fallback = self._crop(f.detection, w, h)
                 jobs.append((f, self._pool.submit(self._follow_lite, f, crop, box, f.stamp_ms, rgb, fallback, others)))
+            elif self._lite is not None:  # lost on an earlier frame: looked for again in their crop
+                jobs.append((f, self._pool.submit(self._find_lite, crop, box[:2], 1, f.stamp_ms / 1000.0)))
             else:
                 jobs.append((f, self._pool.submit(self._follow_mediapipe, f, crop, box, f.stamp_ms)))
         return jobs
@@ -582,21 +660,30 @@ class MediaPipePeopleBackend(PoseBackend):
         return self._detections(f.landmarker.detect_for_video(self._image(crop), stamp_ms), x0, y0, x1 - x0, y1 - y0)
 
     def _follow_lite(self, f: _Follower, crop: np.ndarray, box: tuple[int, int, int, int], stamp_ms: int,
-                     rgb: np.ndarray, fallback: tuple[int, int, int, int], others: list) -> list[Detection]:
-        model = self._lite.get()  # at most one job per worker thread: there is always one free
+                     rgb: np.ndarray, fallback: tuple[int, int, int, int], others: list
+                     ) -> list[Detection] | list[tuple[Detection, Any]]:
+        """Follow `f` on this frame; if the follower loses them, look for them in the `fallback` crop
+        (the detector and the landmark model, as MediaPipe's landmarker would): then the people
+        found come with the followers that found them (`_took_over`)."""
+        pair = self._lite.get()  # at most one job per worker thread: there is always one free
         try:
-            landmarks = f.lite.track(model, crop, box[:2], stamp_ms / 1000.0)
+            landmarks = f.lite.track(pair[0], crop, box[:2], stamp_ms / 1000.0)
+            if landmarks is not None:
+                d = self._detection(landmarks)
+                if d is not None:
+                    return [d]
+                f.lite.stop()
+            return self._find_lite(self._masked(rgb, fallback, f, others), fallback[:2], 1, stamp_ms / 1000.0, pair)
         finally:
-            self._lite.put(model)
-        if landmarks is not None:
-            h36m = blazepose33_to_h36m17(landmarks)
-            kp, sc = h36m[:, :2], np.clip(np.nan_to_num(h36m[:, 2], nan=0.0), 0.0, 1.0)
-            if plausible_person(kp, sc, self.min_joints):
-                return [Detection(kp, sc, box=box_from_keypoints(kp, sc))]
-            f.lite.stop()
-        return self._follow_mediapipe(f, self._masked(rgb, fallback, f, others), fallback, stamp_ms)
+            self._lite.put(pair)
 
-    def _submit_finder(self, rgb: np.ndarray, region: tuple[int, int, int, int]) -> Future:
+    def _found(self, result: list) -> list[Detection]:
+        """A follower job's people (`_follow_lite`'s with their followers kept for `_follow`)."""
+        if result and isinstance(result[0], tuple):
+            return self._took_over(result)
+        return result
+
+    def _submit_finder(self, rgb: np.ndarray, region: tuple[int, int, int, int], index_ms: int = 0) -> Future:
         """Start the finder on the discovery `region` of this frame, the followed people greyed
         out: it then spends no landmark run on them and cannot report a part of them as someone new."""
         x0, y0, x1, y1 = region
@@ -608,6 +695,8 @@ class MediaPipePeopleBackend(PoseBackend):
                 if view.base is not None:
                     view = view.copy()
                 view[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0] = 128
+        if self._lite is not None:
+            return self._pool.submit(self._find_lite, view, (x0, y0), self.max_people, index_ms / 1000.0)
         return self._pool.submit(self._finder.detect, self._image(view))
 
     def _adopt(self, candidates: list[Detection], seen: bool) -> None:
@@ -619,7 +708,8 @@ class MediaPipePeopleBackend(PoseBackend):
             # a new person overlapping a followed one that much is far more often a part
             # of them seen again (an arm, the legs) than someone else; found once apart
             if not any(same_person(d, f.detection, self.new_person_iou)
-                       or same_person(f.detection, d, self.new_person_iou) for f in self._followers):
+                       or same_person(f.detection, d, self.new_person_iou)
+                       or part_of(d, f.detection) for f in self._followers):
                 follower = self._new_follower(d)
                 follower.seen = seen
                 self._followers.append(follower)
@@ -656,10 +746,12 @@ class MediaPipePeopleBackend(PoseBackend):
     def _new_follower(self, d: Detection) -> _Follower:
         if self._lite is None:
             return _Follower(self._idle.pop() if self._idle else self._landmarker(video=True, poses=1), d)
-        from pipeline.pose2d.blazepose_follower import BlazePoseFollower
+        lite = self._handoff.pop(id(d), None)  # the follower that found them, ready to go on
+        if lite is None:
+            from pipeline.pose2d.blazepose_follower import BlazePoseFollower
 
-        lite = BlazePoseFollower(self.min_tracking_confidence)
-        lite.start(d.keypoints, d.scores)
+            lite = BlazePoseFollower(self.min_tracking_confidence)
+            lite.start(d.keypoints, d.scores)
         return _Follower(None, d, lite=lite)
 
     def _reset(self) -> None:
@@ -711,6 +803,7 @@ class MediaPipePeopleBackend(PoseBackend):
                 self._pending = None
                 known = len(self._followers)
                 self._adopt(self._discover(future.result(), region), seen=True)
+                self._handoff.clear()
                 jobs += self._submit_followers(rgb, index_ms, self._followers[known:])
             region = None
             settled = self._next_region >= self.first_rounds * len(self._regions)
@@ -719,8 +812,9 @@ class MediaPipePeopleBackend(PoseBackend):
                 region = self._regions[self._next_region % len(self._regions)]
                 self._next_region += 1
             alone = not self._followers
-            found = self._submit_finder(rgb, region) if region is not None else None
-            kept = {id(f) for f in self._follow([(f, job.result()) for f, job in jobs], held)}
+            found = self._submit_finder(rgb, region, index_ms) if region is not None else None
+            kept = {id(f) for f in self._follow([(f, self._found(job.result())) for f, job in jobs], held)}
+            self._handoff.clear()
             self._followers = [f for f in self._followers if f.held or id(f) in kept]
             for f in run:
                 if f.stand_in is not None:
@@ -731,6 +825,7 @@ class MediaPipePeopleBackend(PoseBackend):
                 if alone:
                     # nobody to follow: this frame's people are whoever discovery finds in it
                     self._adopt(self._discover(found.result(), region), seen=True)
+                    self._handoff.clear()
                 else:
                     # collected on the next frame, after that frame's followers have started: the
                     # worker threads never idle waiting for the slowest job of a frame
@@ -751,5 +846,6 @@ class MediaPipePeopleBackend(PoseBackend):
         self._reset()
         self._pool.shutdown(wait=True)
         for landmarker in [*self._idle, self._finder]:
-            landmarker.close()
+            if landmarker is not None:
+                landmarker.close()
         self._idle = []

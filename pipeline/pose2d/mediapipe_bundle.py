@@ -24,6 +24,7 @@ never used.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import tempfile
 import zipfile
@@ -50,13 +51,18 @@ def cache_dir() -> Path:
 
 
 def wheel_models() -> tuple[Path, Path]:
-    """The (detector, landmark) model files inside the installed mediapipe package."""
+    """The (detector, landmark) model files inside the installed mediapipe package (found
+    without importing it: that takes about half a second)."""
     try:
-        import mediapipe
-    except ImportError as exc:
-        raise PoseMoEError(f"the mediapipe 2D backend needs the mediapipe package ({exc}); "
-                           "install it with: pip install mediapipe==0.10.21") from None
-    root = Path(mediapipe.__file__).resolve().parent
+        spec = importlib.util.find_spec("mediapipe")
+    except (ImportError, ValueError) as exc:
+        spec, why = None, str(exc)
+    else:
+        why = "No module named 'mediapipe'"
+    if spec is None or not spec.submodule_search_locations:
+        raise PoseMoEError(f"the mediapipe 2D backend needs the mediapipe package ({why}); "
+                           "install it with: pip install mediapipe==0.10.21")
+    root = Path(list(spec.submodule_search_locations)[0]).resolve()
     paths = (root / DETECTOR_IN_WHEEL, root / LANDMARKS_IN_WHEEL)
     missing = [str(p.relative_to(root)) for p in paths if not p.is_file() or p.stat().st_size == 0]
     if missing:
