@@ -10,7 +10,7 @@ dataset's, so the bound is the card's figures plus an allowance for that gap: 45
 27 mm on P-MPJPE.
 
 Measured with the shipped default (card 42.58 / 32.31 mm, bound 87.58 / 59.31 mm): the saved
-output with the default smoothing and median bone lengths 57.4 / 43.7 mm (MPJPE / P-MPJPE); the
+output with the default smoothing and median bone lengths 57.2 / 43.0 mm (MPJPE / P-MPJPE); the
 network's raw output, lifted again from the saved 2D through `pipeline.lift.lift_tracks`,
 58.7 / 45.6 mm. Wiring faults injected into the saved 2D and lifted the same way: image y axis
 flipped 684.1 / 124.4 mm; left and right joints swapped 257.0 / 157.1 mm; both are caught by both

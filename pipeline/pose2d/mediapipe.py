@@ -2,7 +2,7 @@
 
 Two backends, both named "mediapipe" (``pipeline.pose2d.make_backend("mediapipe")`` picks one):
 
-- ``MediaPipePeopleBackend``: any number of people, with MediaPipe's Tasks ``PoseLandmarker``
+- ``MediaPipePeopleBackend``: any number of people, with BlazePose's detector and landmark model
   (below); the default.
 - ``MediaPipeBackend``: MediaPipe's older single-person solution in video mode, for
   ``max_people=1`` (about twice as fast for one person).
@@ -12,11 +12,15 @@ Both map the 33 landmarks to H36M17 with ``posemoe.skeleton.blazepose33_to_h36m1
 Several people
 --------------
 
-MediaPipe's Tasks ``PoseLandmarker`` (BlazePose: a person detector, then a 33-landmark model on
-each person) runs from a bundle built out of the installed wheel (`pipeline.pose2d.mediapipe_bundle`).
-Its person detector looks at a 224x224 view of whatever image it is given, so in a 1920x1080
-frame a person shorter than about a fifth of the frame's height is easily missed; and finding
-people afresh in every frame costs a detector run plus one landmark run per person.
+BlazePose is a person detector (a 224x224 view of whatever image it is given), then a 33-landmark
+model on each person. Both model files come from the installed ``mediapipe`` wheel. With LiteRT
+(``ai-edge-litert``) installed, both run directly in LiteRT's interpreter
+(`pipeline.pose2d.blazepose_detector`, `pipeline.pose2d.blazepose_follower`) and ``mediapipe`` itself
+is not even imported (half a second of start-up); without it, MediaPipe's Tasks ``PoseLandmarker``
+does the same work from a bundle built out of the wheel (`pipeline.pose2d.mediapipe_bundle`), about
+a fifth slower. In a 1920x1080 frame the detector easily misses a person shorter than about a fifth
+of the frame's height, and finding people afresh in every frame costs a detector run plus one
+landmark run per person.
 
 How people are found and followed here:
 
@@ -32,17 +36,17 @@ How people are found and followed here:
   about a quarter to a half of the height of the image it is given, so with 432-pixel tiles
   people down to about 110 pixels are found within one round (25 frames at 1920x1080, 9 at
   1280x720, twice that once settled).
-- **Following**: each person found is followed with BlazePose's landmark model run directly in
-  LiteRT (`pipeline.pose2d.blazepose_follower`: the region of interest from the model's own
-  alignment landmarks of the frame before, as MediaPipe's graph does it; 16.5-17.6 instead of
-  21-22.5 CPU-ms a run), starting from the landmarks discovery found. Where that loses them (the
-  model's presence score under `min_tracking_confidence`, or landmarks that do not look like a
-  person), MediaPipe's own landmarker in video mode looks for them on the same frame, given a
-  crop of the frame around where they were (the box of their last landmarks, enlarged by
-  `crop_margin` on each side, or by `small_crop_margin` for a person under `small_person` of the
-  frame's height, whom the detector finds only with more of the scene around them; at least
-  `min_crop` pixels), and the LiteRT follower starts again from what it finds. Either way
-  following costs about one landmark run per person and frame. The crop may hold someone else too: the other followed people are greyed out in it except where
+- **Following**: each person found is followed with the landmark model alone
+  (`pipeline.pose2d.blazepose_follower`: the region of interest from the model's own alignment
+  landmarks of the frame before, as MediaPipe's graph does it), from the region the landmark run
+  that found them set. Where that loses them (the model's presence score under
+  `min_tracking_confidence`, or landmarks that do not look like a person), they are looked for
+  on the same frame in a crop of the frame around where they were (the box of their last
+  landmarks, enlarged by `crop_margin` on each side, or by `small_crop_margin` for a person under
+  `small_person` of the frame's height, whom the detector finds only with more of the scene
+  around them; at least `min_crop` pixels), with the detector and the landmark model (MediaPipe's
+  landmarker in video mode without LiteRT), and followed on from what is found.
+  Either way following costs about one landmark run per person and frame. The crop may hold someone else too: the other followed people are greyed out in it except where
   they overlap the person's own box (two people hugging), and the landmarks kept are those
   whose box overlaps the person's previous box most. A person whose landmarks are not found in their
   crop (no box overlapping the previous one by `follow_iou`), or whose follower has drifted
@@ -64,7 +68,9 @@ How people are found and followed here:
   overlapping by `same_person_iou`, or nearly the same keypoints, or a box lying almost wholly
   inside a more confident person's box with a similar top or bottom edge, a part of that person
   seen as a whole) is not added, and a candidate whose box overlaps a followed person's by
-  `new_person_iou` is taken for a part of them (people that close are found once they part).
+  `new_person_iou`, or who is under `PART_HEIGHT` (0.35) of a followed person's height and
+  touches their box (`part_of`: a hand on someone's back, found beside them where they were
+  greyed out), is taken for a part of them (people that close are found once they part).
 
 Each `Detection`: the 33 landmarks in frame pixels mapped to Human3.6M-17
 (`posemoe.skeleton.blazepose33_to_h36m17`), scores = landmark visibility, box from the
@@ -416,9 +422,9 @@ class MediaPipePeopleBackend(PoseBackend):
         landmark run on the next frame (never two frames in a row): that frame first reports a
         copy of their landmarks, which becomes the midpoint of its two neighbours once the frame
         after it has run (0: every person on every frame).
-    lite_follow: follow people with the landmark model in LiteRT (`BlazePoseFollower`) and use
-        MediaPipe's landmarker only where that loses them; False, or LiteRT not installed:
-        MediaPipe's landmarker follows everyone.
+    lite_follow: find and follow people with the detector and the landmark model in LiteRT
+        (`pipeline.pose2d.blazepose_detector`, `BlazePoseFollower`); False, or LiteRT not
+        installed: MediaPipe's landmarker finds and follows everyone (about a fifth slower).
     """
 
     name = "mediapipe"
@@ -604,7 +610,7 @@ class MediaPipePeopleBackend(PoseBackend):
             if (best is None or box_iou(best.box, f.detection.box) < self.follow_iou
                     or any(same_person(best, k.detection, self.same_person_iou) for k in kept)):
                 if f.lite is not None:
-                    f.lite.stop()  # MediaPipe's landmarker looks for them on the next frame
+                    f.lite.stop()  # looked for in their crop on the next frame
                 f.misses += 1
                 if f.misses > self.max_misses:
                     self._drop(f)
@@ -625,7 +631,7 @@ class MediaPipePeopleBackend(PoseBackend):
     def _submit_followers(self, rgb: np.ndarray, index_ms: int, followers: list[_Follower]
                           ) -> list[tuple[_Follower, Future]]:
         """Start following each of `followers` on its crop of this frame (worker threads): with
-        its `BlazePoseFollower` while that has them, else with MediaPipe's landmarker."""
+        its `BlazePoseFollower` while that has them, else by looking for them in their crop."""
         h, w = rgb.shape[:2]
         jobs = []
         for f in list(followers):
