@@ -136,3 +136,22 @@ def test_a_person_found_comes_with_a_follower_that_follows_them(models) -> None:
         assert body is not None
         # hips (BlazePose 23, 24) against the truth's pelvis
         assert np.linalg.norm(body[[23, 24], :2].mean(axis=0) - truth[i, 0]) < 0.05 * height
+
+
+def test_a_person_found_upside_down_starts_upright_from_their_keypoints() -> None:
+    from pipeline.pose2d.base import Detection, box_from_keypoints
+    from pipeline.pose2d.blazepose_follower import START_MAX_TURN, BlazePoseFollower
+    from pipeline.pose2d.mediapipe import MediaPipePeopleBackend
+
+    truth = np.load(ROOT / "examples" / "synthetic_walk_truth.npz")["keypoints2d"][0]
+    scores = np.ones(17)
+    with MediaPipePeopleBackend(threads=1) as backend:
+        for turn, handed_over in ((0.2, True), (math.radians(174.0), False), (-math.radians(100.0), False)):
+            d = Detection(truth.copy(), scores, box=box_from_keypoints(truth, scores))
+            finder = BlazePoseFollower()
+            finder.start_region((truth[0, 0], truth[0, 1], 300.0, turn))
+            backend._handoff[id(d)] = finder
+            lite = backend._new_follower(d).lite
+            assert (lite is finder) == handed_over
+            assert abs(lite.roi[3]) <= START_MAX_TURN  # the walker stands upright
+            backend._handoff.clear()

@@ -569,6 +569,18 @@ class MediaPipePeopleBackend(PoseBackend):
             self._handoff[id(d)] = follower
         return [d for d, _ in found]
 
+    def _handed_over(self, d: Detection) -> Any:
+        """The `BlazePoseFollower` that found `d`, if its region is within `START_MAX_TURN` of
+        upright: the detector often sees a small, far person upside down (the spectator on the
+        stairs of `tennis.mp4`, turned 174 degrees), and a follower started there keeps a wrong
+        pose for many frames; such a person starts upright from their keypoints instead."""
+        from pipeline.pose2d.blazepose_follower import START_MAX_TURN
+
+        follower = self._handoff.get(id(d))
+        if follower is None or not follower.active or abs(follower.roi[3]) > START_MAX_TURN:
+            return None
+        return follower
+
     def _find_lite(self, image: np.ndarray, origin: tuple[int, int], limit: int, t: float,
                    pair: tuple[Any, Any] | None = None) -> list[tuple[Detection, Any]]:
         """The people in `image` (a crop of the frame at `origin`) found with the LiteRT models
@@ -620,7 +632,7 @@ class MediaPipePeopleBackend(PoseBackend):
             f.motion = motion_per_frame(f.detection, best, f.gap)
             f.detection, f.misses, f.seen = best, 0, True
             if f.lite is not None and not f.lite.active:
-                found_by = self._handoff.get(id(best))
+                found_by = self._handed_over(best)
                 if found_by is not None:
                     f.lite = found_by  # found again with the LiteRT models: follow on from there
                 else:
@@ -752,7 +764,7 @@ class MediaPipePeopleBackend(PoseBackend):
     def _new_follower(self, d: Detection) -> _Follower:
         if self._lite is None:
             return _Follower(self._idle.pop() if self._idle else self._landmarker(video=True, poses=1), d)
-        lite = self._handoff.pop(id(d), None)  # the follower that found them, ready to go on
+        lite = self._handed_over(d)  # the follower that found them, ready to go on
         if lite is None:
             from pipeline.pose2d.blazepose_follower import BlazePoseFollower
 
