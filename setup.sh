@@ -58,11 +58,15 @@ print('[setup] ok: torch', torch.__version__, '| posemoe', posemoe.__version__, 
       '| mmdet', mmdet.__version__, '| mmpose', mmpose.__version__)"
 compile_own
 # What posemoe builds on first use, built now so that the first `posemoe video` does not wait for
-# it: the MediaPipe pose bundle (from the wheel's models) and the shipped network's ONNX graph.
+# it: the lean landmark model and the MediaPipe pose bundle (from the wheel's models), and the
+# shipped network's ONNX graph.
 "$VENV/bin/python" -c "
 from pipeline.onnx_lifter import load_onnx_lifter
-from pipeline.pose2d.mediapipe_bundle import ensure_bundle
+from pipeline.pose2d.blazepose_lean import lean_landmark_model
+from pipeline.pose2d.mediapipe_bundle import ensure_bundle, wheel_models
 from posemoe.shipped import shipped_weights
-print('[setup] cached:', ensure_bundle().name, '|', load_onnx_lifter(shipped_weights(), print).path.name)" \
-    || echo "[setup] note: the MediaPipe bundle or the ONNX graph will be built on first use instead"
+lean = lean_landmark_model(wheel_models()[1])
+print('[setup] cached:', getattr(lean, 'name', 'lean model (not cached)'), '|', ensure_bundle().name, '|',
+      load_onnx_lifter(shipped_weights(), print).path.name)" \
+    || echo "[setup] note: the landmark model, the MediaPipe bundle or the ONNX graph will be built on first use instead"
 echo "$want" > "$stamp"

@@ -52,13 +52,18 @@ class LandmarkModel:
     so any follower may use it; one model runs one image at a time (the backend keeps one per
     worker thread)."""
 
-    def __init__(self, model: Path) -> None:
+    def __init__(self, model: Path | bytes) -> None:
+        """`model`: the model file, or its contents (the lean model of
+        `pipeline.pose2d.blazepose_lean` where the cache cannot hold it)."""
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
             raise PoseMoEError(f"the mediapipe backend's follower needs LiteRT ({exc}); "
                                "install it with: pip install ai-edge-litert") from None
-        self.interpreter = it = Interpreter(model_path=str(model), num_threads=1)
+        if isinstance(model, (bytes, bytearray)):
+            self.interpreter = it = Interpreter(model_content=bytes(model), num_threads=1)
+        else:
+            self.interpreter = it = Interpreter(model_path=str(model), num_threads=1)
         it.allocate_tensors()
         outputs = {d["name"]: d["index"] for d in it.get_output_details()}
         self._input = it.get_input_details()[0]["index"]
