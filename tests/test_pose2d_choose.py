@@ -53,7 +53,8 @@ def test_resolve_auto_and_make_backend_here(tmp_path: Path, monkeypatch) -> None
     with make_backend("auto", min_detection_confidence=0.6) as backend:
         assert isinstance(backend, MediaPipePeopleBackend) and backend.min_detection_confidence == 0.6
     with make_backend("auto", min_detection_confidence=0.6, max_people=1) as backend:
-        assert isinstance(backend, MediaPipeBackend) and backend.min_detection_confidence == 0.6
+        assert isinstance(backend, MediaPipePeopleBackend) and backend.min_detection_confidence == 0.6
+        assert backend.max_people == 1
 
 
 def test_resolve_auto_with_the_stack_present(monkeypatch) -> None:
@@ -75,7 +76,13 @@ def test_make_backend_picks_the_multi_person_backend(tmp_path: Path, monkeypatch
         assert isinstance(backend, MediaPipePeopleBackend) and backend.multi_person and backend.max_people == 8
     with make_backend("mediapipe", max_people=3) as backend:
         assert isinstance(backend, MediaPipePeopleBackend) and backend.max_people == 3
-    with make_backend("mediapipe", max_people=1) as backend:  # one person: the faster single-person solution
+    with make_backend("mediapipe", max_people=1) as backend:  # LiteRT: faster than the single-person solution
+        assert isinstance(backend, MediaPipePeopleBackend) and backend.max_people == 1 and backend._lite is not None
+    with make_backend("mediapipe", max_people=1, smooth_landmarks=False) as backend:  # an option only it takes
+        assert isinstance(backend, MediaPipeBackend) and not backend.multi_person
+    real = choose.importlib.util.find_spec
+    monkeypatch.setattr(choose.importlib.util, "find_spec", lambda n, *a: None if n == "ai_edge_litert" else real(n, *a))
+    with make_backend("mediapipe", max_people=1) as backend:  # no LiteRT: the single-person solution
         assert isinstance(backend, MediaPipeBackend) and not backend.multi_person
     for bad in (0, -1, 1.5, True):
         with pytest.raises(PoseMoEError, match="max_people"):

@@ -10,10 +10,12 @@ Backends (``make_backend(name, **kwargs)``), and the module that holds each:
 
 * ``"mediapipe"`` -> ``MediaPipePeopleBackend`` (``pipeline.pose2d.mediapipe``): MediaPipe's
   BlazePose ("full", from the ``mediapipe`` wheel, offline, on the CPU) for any number of people,
-  with tiled discovery for small, far people; its model bundle is built from the wheel by
-  ``pipeline.pose2d.mediapipe_bundle``. With ``max_people=1``, ``MediaPipeBackend`` (same
-  module), the single-person solution in video mode (about twice as fast for one person). The 33
-  landmarks are mapped to H36M17 with ``posemoe.skeleton.blazepose33_to_h36m17``.
+  with tiled discovery for small, far people; its detector and landmark model run in LiteRT
+  (``pipeline.pose2d.blazepose_detector``, ``pipeline.pose2d.blazepose_follower``, the landmark
+  model trimmed by ``pipeline.pose2d.blazepose_lean``), or without LiteRT in MediaPipe's own
+  graphs from a bundle built by ``pipeline.pose2d.mediapipe_bundle``. With ``max_people=1`` and
+  without LiteRT, ``MediaPipeBackend`` (same module), MediaPipe's single-person solution in video
+  mode. The 33 landmarks are mapped to H36M17 with ``posemoe.skeleton.blazepose33_to_h36m17``.
 * ``"keypoints"`` -> ``KeypointFileBackend(path)`` (``pipeline.pose2d.keypoint_files``): no
   detector; reads keypoints computed earlier, either our own results (through
   ``pipeline.export.load_results``) or mmpose's prediction JSON.

@@ -86,11 +86,23 @@ def _make_mmpose(**kwargs: Any) -> PoseBackend:
     return mmpose_backend.MMPoseBackend(**kwargs)
 
 
+def _lite_takes(kwargs: dict) -> bool:
+    """Whether the several-people backend runs its models in LiteRT and takes these options: then
+    it is also the faster way to follow one person (``tennis.mp4`` with ``--max-people 1``: 5.9
+    instead of 9.1 s with MediaPipe's single-person solution, whole command, the same player)."""
+    import inspect
+
+    if importlib.util.find_spec("ai_edge_litert") is None:
+        return False
+    return set(kwargs) <= set(inspect.signature(MediaPipePeopleBackend.__init__).parameters) - {"self"}
+
+
 def make_backend(name: str, **kwargs: Any) -> PoseBackend:
     """The 2D backend called ``name`` (one of ``BACKENDS``), built with ``kwargs``.
 
-    "mediapipe": ``MediaPipePeopleBackend(**kwargs)``, or with ``max_people=1`` the single-person
-    ``MediaPipeBackend(**kwargs)``; "keypoints": ``KeypointFileBackend(path=...)``;
+    "mediapipe": ``MediaPipePeopleBackend(**kwargs)``; with ``max_people=1`` and without LiteRT (or
+    with options only it takes), the single-person ``MediaPipeBackend(**kwargs)``; "keypoints":
+    ``KeypointFileBackend(path=...)``;
     "mmpose": ``MMPoseBackend(**kwargs)`` (det_weights, pose_weights, device, ...); "auto":
     whichever ``resolve_auto()`` picks (the mmpose-only options are dropped for mediapipe).
     """
@@ -103,7 +115,7 @@ def make_backend(name: str, **kwargs: Any) -> PoseBackend:
         kwargs.pop("max_people", None)  # the other backends find everyone; the tracker keeps the best
     if name == "mediapipe":
         people = kwargs.pop("max_people", None)
-        if people == 1:
+        if people == 1 and not _lite_takes(kwargs):
             return MediaPipeBackend(**kwargs)
         return MediaPipePeopleBackend(**kwargs) if people is None else MediaPipePeopleBackend(max_people=people, **kwargs)
     if name == "mmpose":

@@ -5,7 +5,8 @@ Two backends, both named "mediapipe" (``pipeline.pose2d.make_backend("mediapipe"
 - ``MediaPipePeopleBackend``: any number of people, with BlazePose's detector and landmark model
   (below); the default.
 - ``MediaPipeBackend``: MediaPipe's older single-person solution in video mode, for
-  ``max_people=1`` (about twice as fast for one person).
+  ``max_people=1`` where LiteRT is not installed (with LiteRT, ``MediaPipePeopleBackend`` with
+  ``max_people=1`` follows one person faster: ``pipeline.pose2d.choose.make_backend``).
 
 Both map the 33 landmarks to H36M17 with ``posemoe.skeleton.blazepose33_to_h36m17``.
 
