@@ -541,10 +541,9 @@ class MediaPipePeopleBackend(PoseBackend):
         for landmarks in result.pose_landmarks:
             lm = np.array([(p.x * w + x0, p.y * h + y0, p.visibility if p.visibility is not None else 0.0)
                            for p in landmarks], dtype=np.float64)
-            h36m = blazepose33_to_h36m17(lm)
-            kp, sc = h36m[:, :2], np.clip(np.nan_to_num(h36m[:, 2], nan=0.0), 0.0, 1.0)
-            if plausible_person(kp, sc, self.min_joints):
-                out.append(Detection(kp, sc, box=box_from_keypoints(kp, sc)))
+            d = self._detection(lm)
+            if d is not None:
+                out.append(d)
         return out
 
     def _crop(self, det: Detection, w: int, h: int) -> tuple[int, int, int, int]:
